@@ -1,0 +1,42 @@
+"""Dependencies shared by the routes: the hub, the caller, the API root."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Header, Path, Request
+
+from exchange.db.records import MemberRecord
+from exchange.errors import ApiRootNotFound
+from exchange.services.auth import authenticate
+from exchange.services.hub import Hub
+
+__all__ = ["ApiRootDep", "CurrentMember", "HubDep"]
+
+
+def _hub(request: Request) -> Hub:
+    return cast(Hub, request.app.state.hub)
+
+
+HubDep = Annotated[Hub, Depends(_hub)]
+"""The process's `Hub`."""
+
+
+def _member(
+    hub: HubDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> MemberRecord:
+    return authenticate(hub, authorization)
+
+
+CurrentMember = Annotated[MemberRecord, Depends(_member)]
+"""The authenticated, active member making the request; else 401."""
+
+
+def _api_root(hub: HubDep, api_root: Annotated[str, Path(max_length=64)]) -> str:
+    if api_root != hub.settings.api_root:
+        raise ApiRootNotFound()
+    return api_root
+
+
+ApiRootDep = Annotated[str, Depends(_api_root)]
+"""The API root named in the path, which must be the hub's; else 404."""

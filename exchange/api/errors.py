@@ -1,0 +1,94 @@
+"""The one place that turns errors into TAXII error resources (TAXII 2.1 §3.6.1).
+
+Each hub error maps to a status code; the body is an ``error`` with ``title``,
+``http_status`` and a ``description`` safe to show. Anything unexpected is a
+generic 500 whose body never echoes the exception; details go to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from exchange import errors
+from exchange.api.responses import TaxiiResponse
+from exchange.protocol.taxii import TaxiiError
+
+__all__ = ["WWW_AUTHENTICATE", "error_response", "install_error_handlers"]
+
+log = logging.getLogger("exchange.api")
+
+WWW_AUTHENTICATE = 'Basic realm="Trend Exchange", Bearer realm="Trend Exchange"'
+
+_STATUS: list[tuple[type[errors.ExchangeError], int, str]] = [
+    (errors.AuthenticationFailed, 401, "Unauthorized"),
+    (errors.NotFound, 404, "Not Found"),
+    (errors.PermissionDenied, 403, "Forbidden"),
+    (errors.NotAcceptable, 406, "Not Acceptable"),
+    (errors.UnsupportedMediaType, 415, "Unsupported Media Type"),
+    (errors.PayloadTooLarge, 413, "Payload Too Large"),
+    (errors.InvalidParameter, 400, "Bad Request"),
+    (errors.MalformedBody, 400, "Bad Request"),
+    (errors.UnprocessableContent, 422, "Unprocessable Content"),
+    (errors.Conflict, 409, "Conflict"),
+]
+
+
+def error_response(
+    status: int, title: str, description: str, headers: dict[str, str] | None = None
+) -> TaxiiResponse:
+    """Return a TAXII error resource with ``status``."""
+    body = TaxiiError(title=title, description=description, http_status=str(status))
+    return TaxiiResponse(body.to_json_dict(), status_code=status, headers=headers)
+
+
+def _for_exchange_error(exc: errors.ExchangeError) -> TaxiiResponse:
+    for kind, status, title in _STATUS:
+        if isinstance(exc, kind):
+            headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
+            return error_response(status, title, exc.message, headers)
+    log.error("unmapped hub error %s", type(exc).__name__)
+    return error_response(
+        500, "Internal Server Error", "The server could not complete the request."
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that render every failure as a TAXII error."""
+
+    async def on_exchange_error(_request: Request, exc: Exception) -> TaxiiResponse:
+        assert isinstance(exc, errors.ExchangeError)
+        return _for_exchange_error(exc)
+
+    async def on_http_error(request: Request, exc: Exception) -> TaxiiResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            hint = "" if request.url.path.endswith("/") else " (TAXII endpoint URLs end with '/')"
+            return error_response(404, "Not Found", f"No such resource{hint}.")
+        if exc.status_code == 405:
+            return error_response(
+                405,
+                "Method Not Allowed",
+                "This endpoint does not support that method.",
+                dict(exc.headers or {}),
+            )
+        return error_response(exc.status_code, "Error", str(exc.detail))
+
+    async def on_validation_error(_request: Request, exc: Exception) -> TaxiiResponse:
+        assert isinstance(exc, RequestValidationError)
+        where = ", ".join(".".join(str(p) for p in err.get("loc", ())) for err in exc.errors()[:3])
+        return error_response(400, "Bad Request", f"Invalid request ({where or 'input'}).")
+
+    async def on_unexpected(_request: Request, exc: Exception) -> TaxiiResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(
+            500, "Internal Server Error", "The server could not complete the request."
+        )
+
+    app.add_exception_handler(errors.ExchangeError, on_exchange_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)

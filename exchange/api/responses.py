@@ -1,0 +1,24 @@
+"""The TAXII response class: JSON bodies under the TAXII 2.1 media type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi.responses import Response
+
+from exchange.protocol.media import TAXII_21
+
+__all__ = ["TaxiiResponse"]
+
+
+class TaxiiResponse(Response):
+    """A JSON response with ``Content-Type: application/taxii+json;version=2.1``."""
+
+    media_type = TAXII_21
+
+    def render(self, content: Any) -> bytes:
+        """Serialize ``content`` (bytes pass through untouched)."""
+        if isinstance(content, bytes):
+            return content
+        return orjson.dumps(content)

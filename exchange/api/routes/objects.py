@@ -1,0 +1,174 @@
+"""Objects of a collection (TAXII 2.1 §5.4–§5.8)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from exchange.api.deps import ApiRootDep, CurrentMember, HubDep
+from exchange.api.negotiation import AcceptsTaxii, TaxiiBody
+from exchange.api.pagination import Filters, parse_page_request
+from exchange.api.responses import TaxiiResponse
+from exchange.api.routes._paging import serve_page
+from exchange.api.routes.collections import CollectionRef
+from exchange.api.routes.status import status_body
+from exchange.db.objects import PageKind
+from exchange.db.records import VersionFilter
+from exchange.errors import MalformedBody, ObjectNotFound, PayloadTooLarge
+from exchange.protocol.ids import StixId, is_stix_id
+from exchange.protocol.taxii import Envelope, Status, Versions
+from exchange.protocol.timestamps import micros_now
+from exchange.services.access import Action
+from exchange.services.ingest import add_objects
+from exchange.services.queries import delete_object, get_collection
+
+router = APIRouter(default_response_class=TaxiiResponse)
+
+ObjectRef = Annotated[str, Path(max_length=300, description="A STIX object id")]
+
+_ALL_FILTERS = Filters.ID | Filters.TYPE | Filters.VERSION | Filters.SPEC_VERSION | Filters.PAGING
+_OBJECTS = "/taxii2/{api_root}/collections/{collection_id}/objects/"
+
+
+def _stix_id(object_id: str) -> StixId:
+    if not is_stix_id(object_id):
+        raise ObjectNotFound()
+    return StixId(object_id)
+
+
+@router.get(_OBJECTS, response_model=Envelope, summary="Get Objects (§5.4)")
+def get_objects(
+    member: CurrentMember,
+    _accept: AcceptsTaxii,
+    _root: ApiRootDep,
+    hub: HubDep,
+    collection_id: CollectionRef,
+    request: Request,
+) -> TaxiiResponse:
+    """TAXII 2.1 §5.4: a page of objects, ascending by ``date_added``.
+
+    Filters: ``added_after``, ``limit``, ``next``, ``match[id|type|version|spec_version]``.
+    """
+    return serve_page(
+        hub, member, request, collection_id, kind=PageKind.OBJECTS, takes=_ALL_FILTERS
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isascii() or not declared.isdigit():
+            raise MalformedBody("The Content-Length header is not a number.")
+        if int(declared) > limit:
+            raise PayloadTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(_OBJECTS, response_model=Status, status_code=202, summary="Add Objects (§5.5)")
+async def post_objects(
+    member: CurrentMember,
+    _accept: AcceptsTaxii,
+    _root: ApiRootDep,
+    _body: TaxiiBody,
+    hub: HubDep,
+    collection_id: CollectionRef,
+    request: Request,
+) -> TaxiiResponse:
+    """TAXII 2.1 §5.5: add an envelope of objects; answers 202 with the status resource.
+
+    Each object is validated as STIX 2.1; failures are listed in the status and
+    never stored. Re-posting an identical object version is a success.
+    """
+    await run_in_threadpool(get_collection, hub, member, collection_id, Action.WRITE)
+    body = await _read_body(request, hub.settings.max_content_length)
+    record = await run_in_threadpool(
+        add_objects, hub, member, collection_id, body, now=micros_now()
+    )
+    return TaxiiResponse(status_body(record), status_code=202)
+
+
+@router.get(_OBJECTS + "{object_id}/", response_model=Envelope, summary="Get an Object (§5.6)")
+def get_object(
+    member: CurrentMember,
+    _accept: AcceptsTaxii,
+    _root: ApiRootDep,
+    hub: HubDep,
+    collection_id: CollectionRef,
+    object_id: ObjectRef,
+    request: Request,
+) -> TaxiiResponse:
+    """TAXII 2.1 §5.6: versions of one object (default the latest).
+
+    Filters: ``added_after``, ``limit``, ``next``, ``match[version|spec_version]``.
+    """
+    takes = Filters.VERSION | Filters.SPEC_VERSION | Filters.PAGING
+    return serve_page(
+        hub,
+        member,
+        request,
+        collection_id,
+        kind=PageKind.OBJECTS,
+        takes=takes,
+        stix_id=_stix_id(object_id),
+    )
+
+
+@router.delete(_OBJECTS + "{object_id}/", summary="Delete an Object (§5.7)")
+def delete_object_resource(
+    member: CurrentMember,
+    _accept: AcceptsTaxii,
+    _root: ApiRootDep,
+    hub: HubDep,
+    collection_id: CollectionRef,
+    object_id: ObjectRef,
+    request: Request,
+) -> TaxiiResponse:
+    """TAXII 2.1 §5.7: delete an object's versions (``match[version|spec_version]``, default all).
+
+    Needs both read and write rights.
+    """
+    query = parse_page_request(
+        request.query_params.multi_items(),
+        Filters.VERSION | Filters.SPEC_VERSION,
+        max_page_size=hub.settings.max_page_size,
+        stix_id=_stix_id(object_id),
+        default_versions=VersionFilter(all=True),
+    ).query
+    delete_object(hub, member, collection_id, query)
+    return TaxiiResponse(b"", status_code=200)
+
+
+@router.get(
+    _OBJECTS + "{object_id}/versions/",
+    response_model=Versions,
+    summary="Get Object Versions (§5.8)",
+)
+def get_object_versions(
+    member: CurrentMember,
+    _accept: AcceptsTaxii,
+    _root: ApiRootDep,
+    hub: HubDep,
+    collection_id: CollectionRef,
+    object_id: ObjectRef,
+    request: Request,
+) -> TaxiiResponse:
+    """TAXII 2.1 §5.8: the versions of one object, ascending by ``date_added``.
+
+    Filters: ``added_after``, ``limit``, ``next``, ``match[spec_version]``.
+    """
+    return serve_page(
+        hub,
+        member,
+        request,
+        collection_id,
+        kind=PageKind.VERSIONS,
+        takes=Filters.SPEC_VERSION | Filters.PAGING,
+        stix_id=_stix_id(object_id),
+    )

@@ -1,0 +1,18 @@
+"""SQLAlchemy Core handles on the SQLModel tables, for the stores' queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table
+
+from exchange.db import models
+
+__all__ = ["feed", "grant", "hub_secret", "member", "status", "stix_object", "token"]
+
+_tables = models.SQLModel.metadata.tables
+member: Table = _tables["member"]
+token: Table = _tables["token"]
+feed: Table = _tables["feed"]
+grant: Table = _tables["feed_grant"]
+stix_object: Table = _tables["stix_object"]
+status: Table = _tables["status"]
+hub_secret: Table = _tables["hub_secret"]

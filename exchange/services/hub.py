@@ -1,0 +1,52 @@
+"""The hub's dependencies in one place: settings, engine and stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from exchange.db.feeds import FeedStore, SqlFeedStore
+from exchange.db.members import MemberStore, SqlMemberStore
+from exchange.db.objects import ObjectStore, SqlObjectStore
+from exchange.db.secrets import CURSOR_MAC, load_secret
+from exchange.db.session import make_engine, migrate, read_transaction
+from exchange.db.statuses import SqlStatusStore, StatusStore
+from exchange.settings import HubSettings
+
+__all__ = ["Hub"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    """What every use-case needs; one per process."""
+
+    settings: HubSettings
+    engine: Engine
+    members: MemberStore
+    feeds: FeedStore
+    objects: ObjectStore
+    statuses: StatusStore
+    cursor_key: bytes
+
+    @classmethod
+    def open(cls, settings: HubSettings, *, migrate_first: bool = True) -> Hub:
+        """Connect to the database of ``settings``, migrating it forward first by default."""
+        engine = make_engine(settings)
+        if migrate_first:
+            migrate(engine)
+        with read_transaction(engine) as conn:
+            cursor_key = load_secret(conn, CURSOR_MAC)
+        return cls(
+            settings=settings,
+            engine=engine,
+            members=SqlMemberStore(),
+            feeds=SqlFeedStore(),
+            objects=SqlObjectStore(),
+            statuses=SqlStatusStore(),
+            cursor_key=cursor_key,
+        )
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()

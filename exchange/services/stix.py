@@ -1,0 +1,108 @@
+"""STIX 2.1 validation of objects posted to a feed.
+
+Each object must be a JSON object with a well-formed ``type`` and an ``id`` of
+that type; ``spec_version`` must be ``2.1`` (it may be absent only on cyber
+observables, STIX 2.1 §6.1); ``created``/``modified`` must be STIX timestamps
+with ``modified`` not before ``created``; and the ``stix2`` library's
+type-specific rules must pass. Objects of types that ``stix2`` does not know
+(custom objects, or new types defined by an ``extension-definition``) get the
+common-property checks and the STIX 2.1 §3.1 property-name rules.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+import stix2
+from stix2 import registry
+
+from exchange.db.records import NewObject
+from exchange.protocol.errors import MalformedPayload
+from exchange.protocol.ids import StixId, is_stix_id
+from exchange.protocol.timestamps import version_key
+
+__all__ = ["InvalidObject", "object_id", "validate_object"]
+
+_TYPE = re.compile(r"[a-z0-9][a-z0-9-]{1,248}[a-z0-9]\Z")
+_PROPERTY = re.compile(r"[a-z0-9_]{3,250}\Z")
+_MAX_REASON = 300
+_SCO_TYPES = frozenset(registry.STIX2_OBJ_MAPS["2.1"]["observables"])
+_KNOWN_TYPES = frozenset(registry.STIX2_OBJ_MAPS["2.1"]["objects"]) | _SCO_TYPES
+
+
+class InvalidObject(Exception):
+    """Raised for an object that is not valid STIX 2.1; ``reason`` is safe to show its sender."""
+
+    def __init__(self, stix_id: str, version: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.stix_id = stix_id
+        self.version = version
+        self.reason = reason[:_MAX_REASON]
+
+
+def _timestamp(raw: dict[str, Any], name: str, stix_id: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidObject(stix_id, None, f"'{name}' must be a STIX timestamp string")
+    try:
+        return version_key(value, field=name)
+    except MalformedPayload as exc:
+        raise InvalidObject(stix_id, None, f"'{name}' {exc.reason}") from exc
+
+
+def validate_object(raw: Any, *, stix_id: str) -> NewObject:
+    """Return ``raw`` as a `NewObject` ready to store.
+
+    ``stix_id`` is the object's ``id``, already checked by the caller to be a
+    well-formed identifier. Raises `InvalidObject` if ``raw`` is not valid STIX 2.1.
+    """
+    obj_type = raw.get("type")
+    if not isinstance(obj_type, str) or _TYPE.match(obj_type) is None:
+        raise InvalidObject(stix_id, None, "'type' must be 3-250 characters of a-z, 0-9 and '-'")
+    if stix_id.rsplit("--", 1)[0] != obj_type:
+        raise InvalidObject(stix_id, None, f"'id' must start with its type, '{obj_type}--'")
+    spec_version = raw.get("spec_version")
+    if spec_version is None and obj_type not in _SCO_TYPES:
+        raise InvalidObject(stix_id, None, "'spec_version' is required and must be '2.1'")
+    if spec_version is not None and spec_version != "2.1":
+        raise InvalidObject(stix_id, None, "'spec_version' must be '2.1'")
+
+    created_key = _timestamp(raw, "created", stix_id)
+    modified_key = _timestamp(raw, "modified", stix_id)
+    version: str | None = raw.get("modified") or raw.get("created")
+    key = modified_key or created_key
+    if created_key and modified_key and modified_key < created_key:
+        raise InvalidObject(stix_id, version, "'modified' must not be earlier than 'created'")
+
+    if obj_type in _KNOWN_TYPES:
+        try:
+            stix2.parse(raw, allow_custom=True, version="2.1")
+        except Exception as exc:  # stix2 raises many types; every one means "invalid"
+            raise InvalidObject(stix_id, version, str(exc) or type(exc).__name__) from exc
+    else:
+        for name in raw:
+            if _PROPERTY.match(name) is None:
+                raise InvalidObject(
+                    stix_id, version, f"property name {name[:60]!r} is not 3-250 of [a-z0-9_]"
+                )
+
+    return NewObject(
+        stix_id=StixId(stix_id),
+        type=obj_type,
+        spec_version="2.1",
+        version=version,
+        version_key=key,
+        body=orjson.dumps(raw).decode(),
+    )
+
+
+def object_id(raw: Any) -> str | None:
+    """Return the object's ``id`` if it is a JSON object with a well-formed STIX id, else None."""
+    if not isinstance(raw, dict):
+        return None
+    value = raw.get("id")
+    return value if isinstance(value, str) and is_stix_id(value) else None
