@@ -34,6 +34,7 @@ __all__ = ["Filters", "PageRequest", "decode_next", "encode_next", "parse_page_r
 _TYPE = re.compile(r"[a-z0-9][a-z0-9-]{1,248}[a-z0-9]\Z")
 _SPEC_VERSION = re.compile(r"\d{1,3}\.\d{1,3}\Z")
 _MAC_BYTES = 16
+_LAST = VersionFilter(last=True)
 
 
 class Filters(Flag):
@@ -96,7 +97,7 @@ def parse_page_request(
     *,
     max_page_size: int,
     stix_id: StixId | None = None,
-    default_versions: VersionFilter = VersionFilter(last=True),
+    default_versions: VersionFilter = _LAST,
 ) -> PageRequest:
     """Parse an endpoint's query string (as ordered pairs) into a `PageRequest`.
 

@@ -22,7 +22,7 @@ class FeedStore(Protocol):
     def find(self, conn: Connection, ref: str) -> FeedRecord | None:
         """Return the feed whose id or alias is ``ref``, or None."""
 
-    def list(self, conn: Connection) -> list[FeedRecord]:
+    def list_all(self, conn: Connection) -> list[FeedRecord]:
         """Return every feed, oldest first."""
 
     def set_grant(
@@ -79,7 +79,7 @@ class SqlFeedStore:
         row = conn.execute(select(f).where(or_(f.c.id == ref, f.c.alias == ref))).first()
         return None if row is None else _record(row)
 
-    def list(self, conn: Connection) -> list[FeedRecord]:
+    def list_all(self, conn: Connection) -> list[FeedRecord]:
         """Return every feed, oldest first."""
         f = tables.feed
         return [_record(r) for r in conn.execute(select(f).order_by(f.c.created_at, f.c.id))]

@@ -22,7 +22,7 @@ class MemberStore(Protocol):
     def find(self, conn: Connection, ref: str) -> MemberRecord | None:
         """Return the member whose id or name is ``ref``, or None."""
 
-    def list(self, conn: Connection) -> list[MemberRecord]:
+    def list_all(self, conn: Connection) -> list[MemberRecord]:
         """Return every member, oldest first."""
 
     def set_disabled(self, conn: Connection, member_id: MemberId, disabled: bool) -> None:
@@ -69,7 +69,7 @@ class SqlMemberStore:
         row = conn.execute(select(m).where(or_(m.c.id == ref, m.c.name == ref))).first()
         return None if row is None else _record(row)
 
-    def list(self, conn: Connection) -> list[MemberRecord]:
+    def list_all(self, conn: Connection) -> list[MemberRecord]:
         """Return every member, oldest first."""
         m = tables.member
         return [_record(r) for r in conn.execute(select(m).order_by(m.c.created_at, m.c.id))]

@@ -5,8 +5,6 @@ each object as the JSON it was received in (re-encoded compactly), so serving
 a page never re-parses it.
 """
 
-from typing import Optional
-
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -36,7 +34,7 @@ class Token(SQLModel, table=True):
     hash: str = Field(primary_key=True, max_length=64)
     member_id: str = Field(foreign_key="member.id", index=True, max_length=64)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
-    revoked_at: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    revoked_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class Feed(SQLModel, table=True):
@@ -47,9 +45,9 @@ class Feed(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     alias: str = Field(unique=True, max_length=100)
     title: str = Field(max_length=200)
-    description: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    owner_id: Optional[str] = Field(default=None, foreign_key="member.id", max_length=64)
-    policy_ref: Optional[str] = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    owner_id: str | None = Field(default=None, foreign_key="member.id", max_length=64)
+    policy_ref: str | None = Field(default=None, max_length=200)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     # The largest date_added ever given out in this feed; the row is locked to add.
     last_added: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
@@ -77,7 +75,7 @@ class StixObject(SQLModel, table=True):
         Index("ix_object_feed_type_added", "feed_id", "type", "date_added"),
     )
 
-    seq: Optional[int] = Field(default=None, sa_column=Column(_BigId, primary_key=True))
+    seq: int | None = Field(default=None, sa_column=Column(_BigId, primary_key=True))
     feed_id: str = Field(foreign_key="feed.id", max_length=36)
     stix_id: str = Field(max_length=300)
     type: str = Field(max_length=250)

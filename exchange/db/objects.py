@@ -273,7 +273,10 @@ class SqlObjectStore:
         after: int | None,
         limit: int,
     ) -> Page:
-        """Return up to ``limit`` rows matching ``query`` added after ``after`` and ``added_after``."""
+        """Return up to ``limit`` rows matching ``query`` added after ``after``/``added_after``.
+
+        Fetches one row more than ``limit`` to know whether there are more.
+        """
         o = tables.stix_object
         columns: list[Any] = [o.c.stix_id, o.c.version, o.c.date_added]
         if kind is PageKind.OBJECTS:

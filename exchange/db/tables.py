@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import Table
+from sqlmodel import SQLModel
 
-from exchange.db import models
+from exchange.db import models  # noqa: F401  (registers the tables)
 
 __all__ = ["feed", "grant", "hub_secret", "member", "status", "stix_object", "token"]
 
-_tables = models.SQLModel.metadata.tables
+_tables = SQLModel.metadata.tables
 member: Table = _tables["member"]
 token: Table = _tables["token"]
 feed: Table = _tables["feed"]

@@ -89,7 +89,7 @@ def add_member(hub: Hub, name: str, kind: MemberKind) -> tuple[MemberRecord, str
 def list_members(hub: Hub) -> list[MemberRecord]:
     """Return every member, oldest first."""
     with read_transaction(hub.engine) as conn:
-        return hub.members.list(conn)
+        return hub.members.list_all(conn)
 
 
 def disable_member(hub: Hub, ref: str) -> MemberRecord:
@@ -170,7 +170,7 @@ def add_feed(
 def list_feeds(hub: Hub) -> list[tuple[FeedRecord, list[tuple[MemberId, bool, bool]]]]:
     """Return every feed with its grants, oldest first."""
     with read_transaction(hub.engine) as conn:
-        return [(feed, hub.feeds.grants(conn, feed.id)) for feed in hub.feeds.list(conn)]
+        return [(feed, hub.feeds.grants(conn, feed.id)) for feed in hub.feeds.list_all(conn)]
 
 
 def grant(hub: Hub, member_ref: str, feed_ref: str, *, read: bool, write: bool) -> GrantRecord:

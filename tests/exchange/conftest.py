@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import base64
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from fastapi.testclient import TestClient
+
+with warnings.catch_warnings():
+    # starlette warns (as a UserWarning subclass, which pyproject's DeprecationWarning
+    # filter does not catch) that it prefers httpx2; the TestClient works with httpx.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
 
 from exchange.app import create_app
 from exchange.db.records import MemberKind, MemberRecord

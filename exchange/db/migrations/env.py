@@ -2,10 +2,11 @@
 
 from alembic import context
 from sqlalchemy import Connection, create_engine
+from sqlmodel import SQLModel
 
-from exchange.db import models
+from exchange.db import models  # noqa: F401  (registers the tables)
 
-target_metadata = models.SQLModel.metadata
+target_metadata = SQLModel.metadata
 
 
 def _run(connection: Connection) -> None:
