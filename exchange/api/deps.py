@@ -32,7 +32,7 @@ CurrentMember = Annotated[MemberRecord, Depends(_member)]
 """The authenticated, active member making the request; else 401."""
 
 
-def _api_root(hub: HubDep, api_root: Annotated[str, Path(max_length=64)]) -> str:
+def _api_root(hub: HubDep, api_root: Annotated[str, Path(description="The API root")]) -> str:
     if api_root != hub.settings.api_root:
         raise ApiRootNotFound()
     return api_root

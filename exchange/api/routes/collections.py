@@ -14,7 +14,7 @@ from exchange.services.queries import get_collection, list_collections
 
 router = APIRouter(default_response_class=TaxiiResponse)
 
-CollectionRef = Annotated[str, Path(max_length=100, description="Collection id or alias")]
+CollectionRef = Annotated[str, Path(description="Collection id or alias")]
 
 
 def collection_body(access: FeedAccess) -> dict[str, object]:

@@ -24,7 +24,7 @@ from exchange.services.queries import delete_object, get_collection
 
 router = APIRouter(default_response_class=TaxiiResponse)
 
-ObjectRef = Annotated[str, Path(max_length=300, description="A STIX object id")]
+ObjectRef = Annotated[str, Path(description="A STIX object id")]
 
 _ALL_FILTERS = Filters.ID | Filters.TYPE | Filters.VERSION | Filters.SPEC_VERSION | Filters.PAGING
 _OBJECTS = "/taxii2/{api_root}/collections/{collection_id}/objects/"

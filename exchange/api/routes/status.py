@@ -46,7 +46,7 @@ def get_status_resource(
     _accept: AcceptsTaxii,
     _root: ApiRootDep,
     hub: HubDep,
-    status_id: Annotated[str, Path(max_length=64)],
+    status_id: Annotated[str, Path(description="A status id")],
 ) -> TaxiiResponse:
     """TAXII 2.1 §4.3: the outcome of an add; visible only to the member that posted it."""
     return TaxiiResponse(status_body(get_status(hub, member, status_id)))
