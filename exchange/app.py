@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from exchange.api.errors import install_error_handlers
+from exchange.api.limits import QueryLengthLimit
 from exchange.api.routes import collections, discovery, manifest, objects, status
 from exchange.services.hub import Hub
 from exchange.settings import HubSettings, get_settings
@@ -38,6 +39,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
     if hub is not None:
         app.state.hub = hub
     install_error_handlers(app)
+    app.add_middleware(QueryLengthLimit, limit=settings.max_query_length)
     for module in (discovery, status, collections, manifest, objects):
         app.include_router(module.router)
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import orjson
@@ -27,6 +28,7 @@ from exchange.protocol.timestamps import format_timestamp
 from exchange.services import admin
 from exchange.services.hub import Hub
 from exchange.settings import HubSettings, get_settings
+from exchange.tls import harden
 
 __all__ = ["app", "main"]
 
@@ -125,10 +127,23 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 6100,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every HTTP request line.")] = True,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain: serve HTTPS (TAXII requires it).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
 ) -> None:
-    """Run the hub: create or migrate its database, then serve TAXII 2.1."""
+    """Run the hub: create or migrate its database, then serve TAXII 2.1.
+
+    TAXII 2.1 requires HTTPS: give --tls-cert and --tls-key, or put a TLS
+    proxy in front of a hub that listens on loopback only.
+    """
     import uvicorn
 
+    if (tls_cert is None) != (tls_key is None):
+        _fail("give both --tls-cert and --tls-key, or neither", 2)
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            _fail(f"no such file: {path}", 2)
     settings = _settings()
     try:
         engine = make_engine(settings)
@@ -137,7 +152,8 @@ def serve(
     except Exception as exc:
         _fail(f"cannot open the hub database at {_where(settings)}: {type(exc).__name__}: {exc}")
     shown_host = f"[{host}]" if ":" in host else host
-    stdout.print(f"Trend Exchange hub: discovery at http://{shown_host}:{port}/taxii2/")
+    scheme = "http" if tls_cert is None else "https"
+    stdout.print(f"Trend Exchange hub: discovery at {scheme}://{shown_host}:{port}/taxii2/")
     stdout.print(f"data: {_where(settings)}")
     uvicorn.run(
         "exchange.app:create_app_from_env",
@@ -148,6 +164,9 @@ def serve(
         access_log=access_log,
         log_level="info",
         server_header=False,
+        ssl_certfile=None if tls_cert is None else str(tls_cert),
+        ssl_keyfile=None if tls_key is None else str(tls_key),
+        ssl_context_factory=None if tls_cert is None else harden,
     )
 
 

@@ -40,6 +40,10 @@ def parse_envelope(body: bytes, *, max_objects: int) -> list[dict[str, Any]]:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedBody(f"The body is not valid JSON ({exc.msg}).") from exc
+    if isinstance(document, dict) and document.get("type") == "bundle":
+        raise UnprocessableContent(
+            'The body is a STIX bundle; send a TAXII envelope instead: {"objects": [...]}.'
+        )
     if not isinstance(document, dict) or "objects" not in document:
         raise UnprocessableContent('The body must be a TAXII envelope: {"objects": [...]}.')
     objects = document["objects"]

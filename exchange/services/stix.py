@@ -6,12 +6,14 @@ observables, STIX 2.1 §6.1); ``created``/``modified`` must be STIX timestamps
 with ``modified`` not before ``created``; and the ``stix2`` library's
 type-specific rules must pass. Objects of types that ``stix2`` does not know
 (custom objects, or new types defined by an ``extension-definition``) get the
-common-property checks and the STIX 2.1 §3.1 property-name rules.
+common-property checks. Every property a type does not define (all but ``id``
+on custom objects) must follow the STIX 2.1 §3.1 property-name rules.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -29,7 +31,12 @@ _TYPE = re.compile(r"[a-z0-9][a-z0-9-]{1,248}[a-z0-9]\Z")
 _PROPERTY = re.compile(r"[a-z0-9_]{3,250}\Z")
 _MAX_REASON = 300
 _SCO_TYPES = frozenset(registry.STIX2_OBJ_MAPS["2.1"]["observables"])
-_KNOWN_TYPES = frozenset(registry.STIX2_OBJ_MAPS["2.1"]["objects"]) | _SCO_TYPES
+_KNOWN_CLASSES = {
+    **registry.STIX2_OBJ_MAPS["2.1"]["objects"],
+    **registry.STIX2_OBJ_MAPS["2.1"]["observables"],
+}
+_KNOWN_TYPES = frozenset(_KNOWN_CLASSES)
+_COMMON_PROPERTIES = frozenset({"id"})  # the one predefined property shorter than 3 characters
 
 
 class InvalidObject(Exception):
@@ -54,6 +61,29 @@ def _timestamp(raw: dict[str, Any], name: str, stix_id: str) -> str | None:
         raise InvalidObject(stix_id, None, f"'{name}' {exc.reason}") from exc
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__
+
+
+def _same_kinds(sent: Any, parsed: Any) -> bool:
+    """Return True if ``sent`` has the JSON kinds of ``parsed`` (its stix2 round trip)."""
+    if isinstance(sent, dict):
+        return isinstance(parsed, dict) and all(
+            _same_kinds(value, parsed[name]) for name, value in sent.items() if name in parsed
+        )
+    if isinstance(sent, list):
+        return (
+            isinstance(parsed, list)
+            and len(sent) == len(parsed)
+            and all(_same_kinds(a, b) for a, b in zip(sent, parsed, strict=True))
+        )
+    return _kind(sent) == _kind(parsed)
+
+
 def validate_object(raw: Any, *, stix_id: str) -> NewObject:
     """Return ``raw`` as a `NewObject` ready to store.
 
@@ -65,6 +95,8 @@ def validate_object(raw: Any, *, stix_id: str) -> NewObject:
         raise InvalidObject(stix_id, None, "'type' must be 3-250 characters of a-z, 0-9 and '-'")
     if stix_id.rsplit("--", 1)[0] != obj_type:
         raise InvalidObject(stix_id, None, f"'id' must start with its type, '{obj_type}--'")
+    if obj_type == "bundle":
+        raise InvalidObject(stix_id, None, "a bundle is not a STIX object: post its objects")
     spec_version = raw.get("spec_version")
     if spec_version is None and obj_type not in _SCO_TYPES:
         raise InvalidObject(stix_id, None, "'spec_version' is required and must be '2.1'")
@@ -78,17 +110,25 @@ def validate_object(raw: Any, *, stix_id: str) -> NewObject:
     if created_key and modified_key and modified_key < created_key:
         raise InvalidObject(stix_id, version, "'modified' must not be earlier than 'created'")
 
+    defined: Collection[str] = _COMMON_PROPERTIES
     if obj_type in _KNOWN_TYPES:
         try:
-            stix2.parse(raw, allow_custom=True, version="2.1")
+            parsed = orjson.loads(stix2.parse(raw, allow_custom=True, version="2.1").serialize())
         except Exception as exc:  # stix2 raises many types; every one means "invalid"
             raise InvalidObject(stix_id, version, str(exc) or type(exc).__name__) from exc
-    else:
-        for name in raw:
-            if _PROPERTY.match(name) is None:
-                raise InvalidObject(
-                    stix_id, version, f"property name {name[:60]!r} is not 3-250 of [a-z0-9_]"
-                )
+        # stix2 coerces ("50" -> 50, "x" -> ["x"], 42 -> "42") where STIX 2.1 does not;
+        # we store what was sent, so what was sent must already have the right types.
+        for name, value in raw.items():
+            if name in parsed and not _same_kinds(value, parsed[name]):
+                raise InvalidObject(stix_id, version, f"{name[:60]!r} has the wrong JSON type")
+        defined = _KNOWN_CLASSES[obj_type]._properties
+    # stix2 lets custom properties on its own types through with upper case or
+    # fewer than 3 characters; STIX 2.1 §3.1/§11.1 forbids both.
+    for name in raw:
+        if name not in defined and _PROPERTY.match(name) is None:
+            raise InvalidObject(
+                stix_id, version, f"property name {name[:60]!r} is not 3-250 of [a-z0-9_]"
+            )
 
     return NewObject(
         stix_id=StixId(stix_id),
