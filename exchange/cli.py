@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from exchange.db.records import FeedRecord, MemberKind, MemberRecord
 from exchange.db.session import make_engine, migrate
@@ -73,7 +74,10 @@ def _settings() -> HubSettings:
 
 
 def _where(settings: HubSettings) -> str:
-    return make_url(settings.sqlalchemy_url()).render_as_string(hide_password=True)
+    try:
+        return make_url(settings.sqlalchemy_url()).render_as_string(hide_password=True)
+    except ArgumentError:  # never echo an unparseable URL: it may hold a password
+        return "EXCHANGE_DATABASE_URL (which does not parse as a SQLAlchemy URL)"
 
 
 @contextmanager

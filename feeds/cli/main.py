@@ -1,0 +1,52 @@
+"""``feeds``: the member's command line.
+
+Commands are thin: they parse options, call one library function and render
+the result. Results go to stdout (``--json``: exactly one JSON object); errors
+go to stderr with a non-zero exit code (2: a setting is missing or malformed,
+1: the hub could not be reached or refused the request).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from feeds.cli import collections
+
+__all__ = ["app", "create_app", "main", "typer_factory"]
+
+
+def typer_factory(help_text: str) -> typer.Typer:
+    """Return a Typer app (or command group) with the house settings.
+
+    Locals are never shown in tracebacks: they would include tokens and passphrases.
+    """
+    return typer.Typer(
+        help=help_text,
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+    )
+
+
+def _root() -> None:
+    """Group callback; it exists so that `feeds` stays a group of commands."""
+
+
+def create_app() -> typer.Typer:
+    """Build the ``feeds`` command line with every command group registered."""
+    app = typer_factory(
+        "Work with a Trend Exchange hub as a member. Set EXCHANGE_HUB to the hub's base URL"
+        " and EXCHANGE_TOKEN to your API token."
+    )
+    # An explicit callback keeps `feeds` a group even while it has a single command.
+    app.callback()(_root)
+    app.command("collections")(collections.collections)
+    return app
+
+
+app = create_app()
+
+
+def main() -> None:
+    """Entry point of the ``feeds`` console script."""
+    app()

@@ -1,0 +1,87 @@
+"""Errors of the member-side client. They carry fields; the CLI turns them into messages.
+
+::
+
+    FeedsError
+    ├── SettingsError              a required setting is missing or malformed
+    └── HubError                   talking to the hub failed
+        ├── HubUnreachable         no connection: refused, unknown host, TLS failure, timeout
+        ├── CredentialsRejected    the hub answered 401 or 403 to our token
+        └── UnexpectedResponse     the hub answered, but not with what TAXII 2.1 promises
+
+No error ever carries the API token or any other secret.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CredentialsRejected",
+    "FeedsError",
+    "HubError",
+    "HubUnreachable",
+    "SettingsError",
+    "UnexpectedResponse",
+]
+
+
+class FeedsError(Exception):
+    """Base class of every error raised by :mod:`feeds`. ``message`` is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SettingsError(FeedsError):
+    """Raised when setting ``name`` is missing or malformed; ``hint`` says how to give it."""
+
+    def __init__(self, name: str, reason: str, hint: str) -> None:
+        super().__init__(f"{name}: {reason} ({hint})")
+        self.name = name
+        self.reason = reason
+        self.hint = hint
+
+
+class HubError(FeedsError):
+    """Raised when a request to the hub at ``url`` fails."""
+
+    def __init__(self, url: str, message: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class HubUnreachable(HubError):
+    """Raised when no HTTP exchange with the hub at ``url`` completes.
+
+    ``reason`` names the failure class (say ``ConnectionError``), never its details,
+    which may echo request headers.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(url, f"cannot reach the hub at {url} ({reason})")
+        self.reason = reason
+
+
+class CredentialsRejected(HubError):
+    """Raised when the hub answers ``status`` 401 or 403: a wrong, revoked or disabled token."""
+
+    def __init__(self, url: str, status: int) -> None:
+        super().__init__(
+            url,
+            f"the hub at {url} rejected the API token (HTTP {status});"
+            " check EXCHANGE_TOKEN, or ask the operator whether it was revoked",
+        )
+        self.status = status
+
+
+class UnexpectedResponse(HubError):
+    """Raised when the hub's answer is an HTTP error or not a valid TAXII 2.1 resource.
+
+    ``status`` is the HTTP status when there was one; ``reason`` says what was wrong.
+    """
+
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        shown = f"HTTP {status}: " if status is not None else ""
+        super().__init__(url, f"unexpected answer from the hub at {url}: {shown}{reason}")
+        self.reason = reason
+        self.status = status
