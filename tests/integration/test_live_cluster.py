@@ -1,0 +1,206 @@
+"""Two ``exchange serve`` processes on one PostgreSQL database act as one hub.
+
+A client paging with ``next`` may land on either process for each page and
+still sees every object exactly once; revoking a token with the CLI takes
+effect on both processes at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import cycle
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import needs_postgres
+from tests.integration.live import (
+    TAXII_21,
+    HubHome,
+    Member,
+    ServerProcess,
+    assert_taxii_error,
+    envelope_bytes,
+    http_client,
+    identity,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, needs_postgres]
+
+COUNT = 50
+LIMIT = 7
+OBJECTS = [identity(f"cluster-{n:02d}") for n in range(COUNT)]
+FEED = "collections/reports/"
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """This module runs on PostgreSQL only: SQLite is one process's database."""
+    return "postgresql"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Two processes on one database, a publisher and a reader."""
+
+    home: HubHome
+    servers: tuple[ServerProcess, ServerProcess]
+    publisher: Member
+    reader: Member
+
+
+@pytest.fixture(scope="module")
+def cluster(hub_home: HubHome) -> Cluster:
+    assert hub_home.database_url is not None
+    assert hub_home.database_url.startswith("postgresql")
+    publisher, reader = hub_home.add_members(publisher="authority", reader="research")
+    hub_home.add_feeds(["reports", "busy"], owner="publisher")
+    hub_home.grant("reader", "reports", read=True)
+    hub_home.grant("reader", "busy", read=True)
+    servers = (hub_home.serve(), hub_home.serve())
+    assert servers[0].port != servers[1].port
+
+    # Publish in five envelopes, alternating between the processes.
+    clients = [http_client(s, publisher) for s in servers]
+    try:
+        for n, start in enumerate(range(0, COUNT, 10)):
+            response = clients[n % 2].post(
+                f"{FEED}objects/",
+                content=envelope_bytes(OBJECTS[start : start + 10]),
+                headers={"Content-Type": TAXII_21},
+            )
+            assert response.status_code == 202, response.text
+            assert response.json()["success_count"] == 10
+    finally:
+        for client in clients:
+            client.close()
+    return Cluster(hub_home, servers, publisher, reader)
+
+
+@pytest.fixture
+def readers(cluster: Cluster) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """The reader's client on each process."""
+    first, second = (http_client(s, cluster.reader) for s in cluster.servers)
+    try:
+        yield first, second
+    finally:
+        first.close()
+        second.close()
+
+
+def page_alternating(
+    clients: tuple[httpx.Client, httpx.Client], path: str, params: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Follow ``next`` to the end, sending each request to the other process."""
+    pages: list[dict[str, Any]] = []
+    token: str | None = None
+    for client in cycle(clients):
+        query = dict(params) if token is None else {**params, "next": token}
+        response = client.get(path, params=query)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        pages.append(page)
+        if not page["more"]:
+            return pages
+        token = page["next"]
+        assert len(pages) <= COUNT, "paging does not end"
+    raise AssertionError("unreachable")
+
+
+def test_paging_alternating_between_processes(
+    readers: tuple[httpx.Client, httpx.Client],
+) -> None:
+    pages = page_alternating(readers, f"{FEED}objects/", {"limit": str(LIMIT)})
+    sizes = [len(p.get("objects", [])) for p in pages]
+    assert sizes == [LIMIT] * (COUNT // LIMIT) + [COUNT % LIMIT]
+    seen = [o for p in pages for o in p.get("objects", [])]
+    assert seen == OBJECTS  # every object once, in the order added
+
+
+def test_manifest_paging_alternating_between_processes(
+    readers: tuple[httpx.Client, httpx.Client],
+) -> None:
+    pages = page_alternating(readers, f"{FEED}manifest/", {"limit": str(LIMIT)})
+    records = [r for p in pages for r in p.get("objects", [])]
+    assert [r["id"] for r in records] == [o["id"] for o in OBJECTS]
+    added = [r["date_added"] for r in records]
+    assert added == sorted(set(added))
+
+
+def test_next_from_one_process_with_other_filters_is_refused_by_the_other(
+    readers: tuple[httpx.Client, httpx.Client],
+) -> None:
+    first, second = readers
+    token = first.get(f"{FEED}objects/", params={"limit": str(LIMIT)}).json()["next"]
+    response = second.get(f"{FEED}objects/", params={"limit": str(LIMIT), "next": token})
+    assert response.status_code == 200
+    refused = second.get(f"{FEED}objects/", params={"match[type]": "identity", "next": token})
+    assert "next" in assert_taxii_error(refused, 400)["description"]
+
+
+def test_concurrent_posts_to_both_processes(
+    cluster: Cluster, readers: tuple[httpx.Client, httpx.Client]
+) -> None:
+    """Writers on both processes at once: every object stored once, date_added unique."""
+    batches = [
+        [identity(f"busy-{w}-{b}-{n}") for n in range(5)] for w in range(2) for b in range(5)
+    ]
+
+    def publish(worker: int) -> list[int]:
+        counts = []
+        with http_client(cluster.servers[worker], cluster.publisher) as client:
+            for batch in batches[worker * 5 : worker * 5 + 5]:
+                response = client.post(
+                    "collections/busy/objects/",
+                    content=envelope_bytes(batch),
+                    headers={"Content-Type": TAXII_21},
+                )
+                assert response.status_code == 202, response.text
+                counts.append(response.json()["success_count"])
+        return counts
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(publish, range(2)))
+    assert results == [[5] * 5, [5] * 5]
+
+    pages = page_alternating(readers, "collections/busy/manifest/", {"limit": str(LIMIT)})
+    records = [r for p in pages for r in p.get("objects", [])]
+    assert sorted(r["id"] for r in records) == sorted(o["id"] for b in batches for o in b)
+    added = [r["date_added"] for r in records]
+    assert added == sorted(set(added))
+    for batch in batches:  # each envelope is stored in one piece, in its order
+        positions = [next(i for i, r in enumerate(records) if r["id"] == o["id"]) for o in batch]
+        assert positions == list(range(positions[0], positions[0] + len(batch)))
+
+
+def test_revoked_token_is_refused_by_both_processes_at_once(cluster: Cluster) -> None:
+    member = cluster.home.add_member("short-lived")
+    cluster.home.grant("short-lived", "reports", read=True)
+    clients = [http_client(s, member) for s in cluster.servers]
+    publishers = [http_client(s, cluster.publisher) for s in cluster.servers]
+    try:
+        for client in clients:
+            assert client.get(f"{FEED}objects/", params={"limit": "1"}).status_code == 200
+
+        assert cluster.home.revoke_tokens("short-lived") == 1
+
+        for client in clients:
+            for path in ("collections/", f"{FEED}objects/"):
+                refused = client.get(path)
+                assert_taxii_error(refused, 401)
+                assert "Basic" in refused.headers["www-authenticate"]
+        for publisher in publishers:  # nobody else is affected
+            assert publisher.get(f"{FEED}objects/", params={"limit": "1"}).status_code == 200
+    finally:
+        for client in clients + publishers:
+            client.close()
+
+    # A new token works on both processes straight away.
+    issued = cluster.home.cli("admin", "token", "issue", "short-lived")
+    renewed = Member(member.name, member.id, issued["token"])
+    for server in cluster.servers:
+        with http_client(server, renewed) as client:
+            assert client.get("collections/").status_code == 200
