@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from exchange.api.errors import install_error_handlers
 from exchange.api.limits import QueryLengthLimit
-from exchange.api.routes import collections, discovery, manifest, objects, status
+from exchange.api.routes import (
+    collections,
+    directory,
+    discovery,
+    manifest,
+    objects,
+    policy,
+    status,
+)
 from exchange.services.hub import Hub
+from exchange.services.retention import purge_expired
 from exchange.settings import HubSettings, get_settings
 
 __all__ = ["create_app", "create_app_from_env"]
+
+log = logging.getLogger("exchange.app")
+
+
+async def _purge_forever(hub: Hub, interval: float) -> None:
+    """Purge objects past retention every ``interval`` seconds, for the app's lifetime."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(purge_expired, hub, now=datetime.now(UTC))
+        except Exception:  # a failed purge must not stop the next one
+            log.exception("retention purge failed")
 
 
 def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
@@ -23,9 +48,18 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = hub or Hub.open(settings, migrate_first=False)
         app.state.hub = opened
+        purger = (
+            asyncio.create_task(_purge_forever(opened, settings.purge_interval))
+            if settings.purge_interval > 0
+            else None
+        )
         try:
             yield
         finally:
+            if purger is not None:
+                purger.cancel()
+                with suppress(asyncio.CancelledError):
+                    await purger
             if hub is None:
                 opened.close()
 
@@ -40,7 +74,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
         app.state.hub = hub
     install_error_handlers(app)
     app.add_middleware(QueryLengthLimit, limit=settings.max_query_length)
-    for module in (discovery, status, collections, manifest, objects):
+    for module in (discovery, status, collections, manifest, objects, directory, policy):
         app.include_router(module.router)
     return app
 

@@ -121,6 +121,7 @@ def _feed_json(feed: FeedRecord) -> dict[str, Any]:
         "title": feed.title,
         "description": feed.description,
         "owner": feed.owner_id,
+        "public": feed.public,
         "created": format_timestamp(feed.created_at),
     }
 
@@ -265,6 +266,28 @@ def feed_add(
         as_json,
         _feed_json(feed),
         lambda: stdout.print(f"feed {escape(feed.alias)}: {feed.id}"),
+    )
+
+
+@feed_app.command("public")
+def feed_public(
+    feed: FeedArg,
+    public: Annotated[
+        bool, typer.Option("--on/--off", help="Allow or stop anonymous reading.")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Consent (or withdraw consent) to anonymous reading of a feed.
+
+    Anonymous reading needs the owner's signed public TLP:CLEAR policy too.
+    """
+    with _hub() as hub:
+        record = admin.set_public(hub, feed, public)
+    state = "may be read anonymously under a public TLP:CLEAR policy" if public else "is not public"
+    _emit(
+        as_json,
+        _feed_json(record),
+        lambda: stdout.print(f"{escape(record.alias)} {state}"),
     )
 
 

@@ -18,7 +18,10 @@
     ├── InvalidParameter           a malformed URL query parameter
     ├── UnprocessableContent       a body that parses but is not an acceptable envelope
     ├── MalformedBody              a body that is not JSON
-    └── Conflict                   an operator action clashes with existing state
+    ├── InvalidDocument            a key bundle or policy that fails a check (form, signature,
+    │                              feed, owner, validity window); ``reason`` says which
+    └── Conflict                   a change that clashes with existing state (a taken name,
+                                   a stale or forked version)
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = [
     "CollectionNotFound",
     "Conflict",
     "ExchangeError",
+    "InvalidDocument",
     "InvalidParameter",
     "MalformedBody",
     "MemberNotFound",
@@ -105,9 +109,11 @@ class MemberNotFound(NotFound):
 class PermissionDenied(ExchangeError):
     """Raised when the caller sees a resource but lacks the right for ``action``."""
 
-    def __init__(self, action: str) -> None:
-        super().__init__(f"You may not {action} in this collection.")
+    def __init__(self, action: str, reason: str | None = None) -> None:
+        why = f" ({reason})" if reason else ""
+        super().__init__(f"You may not {action} in this collection{why}.")
         self.action = action
+        self.reason = reason
 
 
 class NotAcceptable(ExchangeError):
@@ -154,6 +160,15 @@ class UnprocessableContent(ExchangeError):
 
 class MalformedBody(ExchangeError):
     """Raised for a request body that is not valid JSON."""
+
+
+class InvalidDocument(ExchangeError):
+    """Raised when an uploaded key bundle or policy fails a check; ``what`` names the document."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"The {what} was refused: {reason}.")
+        self.what = what
+        self.reason = reason
 
 
 class Conflict(ExchangeError):

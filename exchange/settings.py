@@ -35,6 +35,9 @@ class HubSettings(BaseSettings):
     max_page_size: int = Field(default=1_000, gt=0)
     max_query_length: int = Field(default=8_192, gt=0)
     db_pool_size: int = Field(default=8, gt=0)
+    purge_interval: float = Field(
+        default=3600.0, ge=0, description="Seconds between retention purges (0: never)."
+    )
 
     def sqlalchemy_url(self) -> str:
         """Return the database URL, defaulting to SQLite inside ``home``."""

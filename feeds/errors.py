@@ -4,6 +4,12 @@
 
     FeedsError
     ├── SettingsError              a required setting is missing or malformed
+    ├── KeystoreError              the keystore is missing, already exists, or is unusable
+    │   ├── WeakPassphrase         the passphrase would not protect the keys
+    │   ├── KeyFileCorrupted       a key file is truncated, altered or not a key file
+    │   └── WrongPassphrase        the passphrase does not open the key file
+    ├── TrustError                 something the hub served does not verify: a policy, a
+    │                              key bundle, a pinned owner
     └── HubError                   talking to the hub failed
         ├── HubUnreachable         no connection: refused, unknown host, TLS failure, timeout
         ├── CredentialsRejected    the hub answered 401 or 403 to our token
@@ -19,8 +25,13 @@ __all__ = [
     "FeedsError",
     "HubError",
     "HubUnreachable",
+    "KeyFileCorrupted",
+    "KeystoreError",
     "SettingsError",
+    "TrustError",
     "UnexpectedResponse",
+    "WeakPassphrase",
+    "WrongPassphrase",
 ]
 
 
@@ -85,3 +96,45 @@ class UnexpectedResponse(HubError):
         super().__init__(url, f"unexpected answer from the hub at {url}: {shown}{reason}")
         self.reason = reason
         self.status = status
+
+
+class KeystoreError(FeedsError):
+    """Raised when the keystore at ``path`` is missing, already initialised, or unusable."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class WeakPassphrase(KeystoreError):
+    """Raised when a new passphrase is empty, short or trivially guessable."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("", f"the passphrase is too weak: {reason}")
+        self.reason = reason
+
+
+class KeyFileCorrupted(KeystoreError):
+    """Raised when a key file is truncated, altered, of another format, or too costly to open."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, f"the key file {path} is unusable: {reason}")
+        self.reason = reason
+
+
+class WrongPassphrase(KeystoreError):
+    """Raised when the passphrase does not open a key file (or the file was altered)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            path, f"the passphrase does not open {path} (wrong passphrase, or the file was altered)"
+        )
+
+
+class TrustError(FeedsError):
+    """Raised when something served by the hub fails verification; ``what`` names it."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"refusing {what}: {reason}")
+        self.what = what
+        self.reason = reason

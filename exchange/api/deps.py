@@ -11,7 +11,7 @@ from exchange.errors import ApiRootNotFound
 from exchange.services.auth import authenticate
 from exchange.services.hub import Hub
 
-__all__ = ["ApiRootDep", "CurrentMember", "HubDep"]
+__all__ = ["ApiRootDep", "CurrentMember", "HubDep", "MemberOrAnonymous"]
 
 
 def _hub(request: Request) -> Hub:
@@ -30,6 +30,17 @@ def _member(
 
 CurrentMember = Annotated[MemberRecord, Depends(_member)]
 """The authenticated, active member making the request; else 401."""
+
+
+def _member_or_anonymous(
+    hub: HubDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> MemberRecord | None:
+    return None if authorization is None else authenticate(hub, authorization)
+
+
+MemberOrAnonymous = Annotated[MemberRecord | None, Depends(_member_or_anonymous)]
+"""The authenticated member, or None when the request carries no credentials at all
+(anonymous reading of public feeds); bad credentials are still a 401."""
 
 
 def _api_root(hub: HubDep, api_root: Annotated[str, Path(description="The API root")]) -> str:

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange import errors
-from exchange.api.responses import TaxiiResponse
+from exchange.api.responses import JsonResponse, TaxiiResponse
 from exchange.protocol.taxii import TaxiiError
 
 __all__ = ["WWW_AUTHENTICATE", "error_response", "install_error_handlers"]
@@ -33,23 +33,36 @@ _STATUS: list[tuple[type[errors.ExchangeError], int, str]] = [
     (errors.InvalidParameter, 400, "Bad Request"),
     (errors.MalformedBody, 400, "Bad Request"),
     (errors.UnprocessableContent, 422, "Unprocessable Content"),
+    (errors.InvalidDocument, 422, "Unprocessable Content"),
     (errors.Conflict, 409, "Conflict"),
 ]
 
 
 def error_response(
-    status: int, title: str, description: str, headers: dict[str, str] | None = None
+    status: int,
+    title: str,
+    description: str,
+    headers: dict[str, str] | None = None,
+    *,
+    exchange_api: bool = False,
 ) -> TaxiiResponse:
-    """Return a TAXII error resource with ``status``."""
+    """Return a TAXII error resource with ``status`` (as plain JSON on ``/exchange/``)."""
     body = TaxiiError(title=title, description=description, http_status=str(status))
-    return TaxiiResponse(body.to_json_dict(), status_code=status, headers=headers)
+    kind = JsonResponse if exchange_api else TaxiiResponse
+    return kind(body.to_json_dict(), status_code=status, headers=headers)
 
 
-def _for_exchange_error(exc: errors.ExchangeError) -> TaxiiResponse:
+def _exchange_api(request: Request) -> bool:
+    return request.url.path.startswith("/exchange/")
+
+
+def _for_exchange_error(exc: errors.ExchangeError, request: Request) -> TaxiiResponse:
     for kind, status, title in _STATUS:
         if isinstance(exc, kind):
             headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
-            return error_response(status, title, exc.message, headers)
+            return error_response(
+                status, title, exc.message, headers, exchange_api=_exchange_api(request)
+            )
     log.error("unmapped hub error %s", type(exc).__name__)
     return error_response(
         500, "Internal Server Error", "The server could not complete the request."
@@ -59,9 +72,9 @@ def _for_exchange_error(exc: errors.ExchangeError) -> TaxiiResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that render every failure as a TAXII error."""
 
-    async def on_exchange_error(_request: Request, exc: Exception) -> TaxiiResponse:
+    async def on_exchange_error(request: Request, exc: Exception) -> TaxiiResponse:
         assert isinstance(exc, errors.ExchangeError)
-        return _for_exchange_error(exc)
+        return _for_exchange_error(exc, request)
 
     async def on_http_error(request: Request, exc: Exception) -> TaxiiResponse:
         assert isinstance(exc, StarletteHTTPException)

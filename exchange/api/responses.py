@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from exchange.protocol.media import TAXII_21
 
-__all__ = ["TaxiiResponse"]
+__all__ = ["JsonResponse", "TaxiiResponse"]
 
 
 class TaxiiResponse(Response):
@@ -22,3 +22,9 @@ class TaxiiResponse(Response):
         if isinstance(content, bytes):
             return content
         return orjson.dumps(content)
+
+
+class JsonResponse(TaxiiResponse):
+    """A JSON response of the exchange's own API (``/exchange/v1/``)."""
+
+    media_type = "application/json"

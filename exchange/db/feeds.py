@@ -42,6 +42,9 @@ class FeedStore(Protocol):
     def visible(self, conn: Connection, member_id: MemberId) -> list[FeedAccess]:
         """Return the feeds the member may know of, in a stable order."""
 
+    def set_public(self, conn: Connection, feed_id: CollectionId, public: bool) -> None:
+        """Record the operator's consent (or not) to anonymous reading of a public feed."""
+
 
 def _record(row: Any) -> FeedRecord:
     return FeedRecord(
@@ -52,6 +55,7 @@ def _record(row: Any) -> FeedRecord:
         owner_id=None if row.owner_id is None else MemberId(row.owner_id),
         policy_ref=row.policy_ref,
         created_at=row.created_at,
+        public=bool(row.public),
     )
 
 
@@ -69,6 +73,7 @@ class SqlFeedStore:
                 owner_id=feed.owner_id,
                 policy_ref=feed.policy_ref,
                 created_at=feed.created_at,
+                public=feed.public,
                 last_added=0,
             )
         )
@@ -139,3 +144,8 @@ class SqlFeedStore:
             for r in rows
             if r.can_read or r.can_write
         ]
+
+    def set_public(self, conn: Connection, feed_id: CollectionId, public: bool) -> None:
+        """Record the operator's consent (or not) to anonymous reading of a public feed."""
+        f = tables.feed
+        conn.execute(update(f).where(f.c.id == feed_id).values(public=public))

@@ -8,7 +8,17 @@ a page never re-parses it.
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Feed", "Grant", "HubSecret", "Member", "StatusRecord", "StixObject", "Token"]
+__all__ = [
+    "Feed",
+    "Grant",
+    "HubSecret",
+    "KeyBundleRecord",
+    "Member",
+    "PolicyVersion",
+    "StatusRecord",
+    "StixObject",
+    "Token",
+]
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -49,6 +59,8 @@ class Feed(SQLModel, table=True):
     owner_id: str | None = Field(default=None, foreign_key="member.id", max_length=64)
     policy_ref: str | None = Field(default=None, max_length=200)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The operator's consent to anonymous reading; needs a public TLP:CLEAR policy too.
+    public: bool = Field(default=False)
     # The largest date_added ever given out in this feed; the row is locked to add.
     last_added: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
@@ -114,3 +126,27 @@ class HubSecret(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class KeyBundleRecord(SQLModel, table=True):
+    """One signed key bundle of a member, as received; never overwritten."""
+
+    __tablename__ = "key_bundle"
+
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=64)
+    sequence: int = Field(primary_key=True)
+    digest: str = Field(max_length=71)
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PolicyVersion(SQLModel, table=True):
+    """One signed version of a feed's sharing policy, as received; never overwritten."""
+
+    __tablename__ = "policy_version"
+
+    feed_id: str = Field(foreign_key="feed.id", primary_key=True, max_length=36)
+    version: int = Field(primary_key=True)
+    digest: str = Field(max_length=71)
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))

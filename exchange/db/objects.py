@@ -81,8 +81,10 @@ class ObjectStore(Protocol):
         kind: PageKind,
         after: int | None,
         limit: int,
+        not_before: int | None = None,
     ) -> Page:
-        """Return the rows matching ``query`` added after ``after`` (and ``added_after``)."""
+        """Return the rows matching ``query`` added after ``after`` (and ``added_after``),
+        leaving out rows added before ``not_before`` (past retention)."""
 
     def exists(self, conn: Connection, feed_id: CollectionId, stix_id: StixId) -> bool:
         """Return True if any version of ``stix_id`` is in the feed."""
@@ -92,6 +94,9 @@ class ObjectStore(Protocol):
 
     def count(self, conn: Connection, feed_id: CollectionId) -> int:
         """Return how many object versions the feed holds."""
+
+    def purge(self, conn: Connection, feed_id: CollectionId, before: int, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest rows added before ``before``; return how many."""
 
 
 @dataclass(slots=True)
@@ -272,6 +277,7 @@ class SqlObjectStore:
         kind: PageKind,
         after: int | None,
         limit: int,
+        not_before: int | None = None,
     ) -> Page:
         """Return up to ``limit`` rows matching ``query`` added after ``after``/``added_after``.
 
@@ -283,6 +289,8 @@ class SqlObjectStore:
             columns.append(o.c.body)
         stmt = self._filtered(select(*columns), feed_id, query)
         bounds = [b for b in (after, query.added_after) if b is not None]
+        if not_before is not None:
+            bounds.append(not_before - 1)
         if bounds:
             stmt = stmt.where(o.c.date_added > max(bounds))
         result = conn.execute(stmt.order_by(o.c.date_added).limit(limit + 1)).all()
@@ -314,19 +322,7 @@ class SqlObjectStore:
             return 0
         for chunk in range(0, len(doomed), _CHUNK):
             conn.execute(delete(o).where(o.c.seq.in_(doomed[chunk : chunk + _CHUNK])))
-        remaining = conn.execute(
-            select(o.c.seq, o.c.version_key)
-            .where(o.c.feed_id == feed_id, o.c.stix_id == query.stix_id)
-            .order_by(o.c.version_key)
-        ).all()
-        if remaining:
-            first, last = remaining[0].seq, remaining[-1].seq
-            seqs = [r.seq for r in remaining]
-            conn.execute(
-                update(o)
-                .where(o.c.seq.in_(seqs))
-                .values(is_first=o.c.seq == first, is_last=o.c.seq == last)
-            )
+        self._reflag(conn, feed_id, query.stix_id)
         return len(doomed)
 
     def count(self, conn: Connection, feed_id: CollectionId) -> int:
@@ -337,3 +333,38 @@ class SqlObjectStore:
                 select(func.count()).select_from(o).where(o.c.feed_id == feed_id)
             ).scalar_one()
         )
+
+    def purge(self, conn: Connection, feed_id: CollectionId, before: int, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest rows added before ``before``; return how many.
+
+        Call in a write transaction. Surviving versions' first/last flags are recomputed.
+        """
+        f, o = tables.feed, tables.stix_object
+        conn.execute(select(f.c.id).where(f.c.id == feed_id).with_for_update())
+        doomed = conn.execute(
+            select(o.c.seq, o.c.stix_id)
+            .where(o.c.feed_id == feed_id, o.c.date_added < before)
+            .order_by(o.c.date_added)
+            .limit(limit)
+        ).all()
+        if not doomed:
+            return 0
+        conn.execute(delete(o).where(o.c.seq.in_([r.seq for r in doomed])))
+        for stix_id in sorted({r.stix_id for r in doomed}):
+            self._reflag(conn, feed_id, StixId(stix_id))
+        return len(doomed)
+
+    def _reflag(self, conn: Connection, feed_id: CollectionId, stix_id: StixId) -> None:
+        o = tables.stix_object
+        remaining = conn.execute(
+            select(o.c.seq, o.c.version_key)
+            .where(o.c.feed_id == feed_id, o.c.stix_id == stix_id)
+            .order_by(o.c.version_key)
+        ).all()
+        if remaining:
+            first, last = remaining[0].seq, remaining[-1].seq
+            conn.execute(
+                update(o)
+                .where(o.c.seq.in_([r.seq for r in remaining]))
+                .values(is_first=o.c.seq == first, is_last=o.c.seq == last)
+            )

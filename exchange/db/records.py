@@ -50,6 +50,7 @@ class FeedRecord:
     owner_id: MemberId | None
     policy_ref: str | None
     created_at: int
+    public: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class FeedAccess:
     feed: FeedRecord
     can_read: bool
     can_write: bool
+    retention_days: int | None = None
+    """How long the policy in force keeps objects; older ones are never served."""
 
 
 @dataclass(frozen=True, slots=True)

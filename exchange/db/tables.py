@@ -7,7 +7,17 @@ from sqlmodel import SQLModel
 
 from exchange.db import models  # noqa: F401  (registers the tables)
 
-__all__ = ["feed", "grant", "hub_secret", "member", "status", "stix_object", "token"]
+__all__ = [
+    "feed",
+    "grant",
+    "hub_secret",
+    "key_bundle",
+    "member",
+    "policy_version",
+    "status",
+    "stix_object",
+    "token",
+]
 
 _tables = SQLModel.metadata.tables
 member: Table = _tables["member"]
@@ -17,3 +27,5 @@ grant: Table = _tables["feed_grant"]
 stix_object: Table = _tables["stix_object"]
 status: Table = _tables["status"]
 hub_secret: Table = _tables["hub_secret"]
+key_bundle: Table = _tables["key_bundle"]
+policy_version: Table = _tables["policy_version"]

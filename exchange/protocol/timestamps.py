@@ -18,8 +18,10 @@ from datetime import UTC, datetime, timedelta
 from exchange.protocol.errors import MalformedPayload
 
 __all__ = [
+    "datetime_to_micros",
     "format_timestamp",
     "micros_now",
+    "micros_to_datetime",
     "parse_timestamp_micros",
     "version_key",
 ]
@@ -34,7 +36,17 @@ _STIX = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z")
 
 def micros_now() -> int:
     """Return the current time as integer microseconds since the epoch."""
-    delta = datetime.now(UTC) - _EPOCH
+    return datetime_to_micros(datetime.now(UTC))
+
+
+def micros_to_datetime(micros: int) -> datetime:
+    """Return ``micros`` (since the epoch) as an aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def datetime_to_micros(moment: datetime) -> int:
+    """Return an aware datetime as integer microseconds since the epoch."""
+    delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

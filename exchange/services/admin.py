@@ -32,6 +32,7 @@ __all__ = [
     "list_members",
     "revoke",
     "revoke_tokens",
+    "set_public",
 ]
 
 _ALIAS = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}\Z")
@@ -165,6 +166,18 @@ def add_feed(
     except IntegrityError as exc:
         raise Conflict(f"A feed with alias {alias!r} already exists.") from exc
     return feed
+
+
+def set_public(hub: Hub, feed_ref: str, public: bool) -> FeedRecord:
+    """Record the operator's consent to anonymous reading of a feed (or withdraw it).
+
+    Anonymous reading also needs the feed's owner to have signed a public
+    TLP:CLEAR policy: neither side alone opens a feed. Raises `CollectionNotFound`.
+    """
+    with write_transaction(hub.engine) as conn:
+        feed = _feed(hub, conn, feed_ref)
+        hub.feeds.set_public(conn, feed.id, public)
+        return _feed(hub, conn, feed.id)
 
 
 def list_feeds(hub: Hub) -> list[tuple[FeedRecord, list[tuple[MemberId, bool, bool]]]]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from exchange.db.documents import DocumentStore, SqlDocumentStore
 from exchange.db.feeds import FeedStore, SqlFeedStore
 from exchange.db.members import MemberStore, SqlMemberStore
 from exchange.db.objects import ObjectStore, SqlObjectStore
@@ -13,6 +14,7 @@ from exchange.db.secrets import CURSOR_MAC, load_secret
 from exchange.db.session import make_engine, migrate, read_transaction
 from exchange.db.statuses import SqlStatusStore, StatusStore
 from exchange.settings import HubSettings
+from policies import SignedPolicy
 
 __all__ = ["Hub"]
 
@@ -27,7 +29,11 @@ class Hub:
     feeds: FeedStore
     objects: ObjectStore
     statuses: StatusStore
+    key_bundles: DocumentStore
+    policies: DocumentStore
     cursor_key: bytes
+    verified_policies: dict[str, SignedPolicy] = field(default_factory=dict)
+    """Signed policies already verified, keyed by their stored text (content-addressed)."""
 
     @classmethod
     def open(cls, settings: HubSettings, *, migrate_first: bool = True) -> Hub:
@@ -44,6 +50,8 @@ class Hub:
             feeds=SqlFeedStore(),
             objects=SqlObjectStore(),
             statuses=SqlStatusStore(),
+            key_bundles=SqlDocumentStore.key_bundles(),
+            policies=SqlDocumentStore.policies(),
             cursor_key=cursor_key,
         )
 

@@ -21,7 +21,7 @@ from exchange.db.session import write_transaction
 from exchange.db.statuses import StatusDetail, StatusRecord
 from exchange.errors import MalformedBody, UnprocessableContent
 from exchange.protocol.ids import StatusId
-from exchange.protocol.timestamps import format_timestamp
+from exchange.protocol.timestamps import format_timestamp, micros_to_datetime
 from exchange.services.access import Action, authorize
 from exchange.services.hub import Hub
 from exchange.services.stix import InvalidObject, object_id, validate_object
@@ -91,7 +91,7 @@ def add_objects(
     successes: dict[int, StatusDetail] = {}
     status_id = StatusId(str(uuid.uuid4()))
     with write_transaction(hub.engine) as conn:
-        access = authorize(hub, conn, member, collection, Action.WRITE)
+        access = authorize(hub, conn, member, collection, Action.WRITE, now=micros_to_datetime(now))
         results = hub.objects.add(conn, access.feed.id, [obj for _, obj in valid], now)
         for (index, obj), result in zip(valid, results, strict=True):
             if result.outcome is AddOutcome.CONFLICT:

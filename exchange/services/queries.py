@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from exchange.db.objects import Page, PageKind
 from exchange.db.records import FeedAccess, MemberRecord, ObjectQuery
 from exchange.db.session import read_transaction, write_transaction
 from exchange.db.statuses import StatusRecord
 from exchange.errors import ObjectNotFound, StatusNotFound
-from exchange.services.access import Action, authorize
+from exchange.protocol.timestamps import datetime_to_micros
+from exchange.services.access import Action, authorize, visible_feeds
 from exchange.services.hub import Hub
 
 __all__ = [
@@ -19,14 +22,31 @@ __all__ = [
 ]
 
 
-def list_collections(hub: Hub, member: MemberRecord) -> list[FeedAccess]:
-    """Return the feeds ``member`` holds a grant on, oldest first."""
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _retention_start(access: FeedAccess, now: datetime) -> int | None:
+    if access.retention_days is None:
+        return None
+    return datetime_to_micros(now - timedelta(days=access.retention_days))
+
+
+def list_collections(
+    hub: Hub, member: MemberRecord, *, now: datetime | None = None
+) -> list[FeedAccess]:
+    """Return the feeds ``member`` holds a grant on, with effective rights, oldest first."""
     with read_transaction(hub.engine) as conn:
-        return hub.feeds.visible(conn, member.id)
+        return visible_feeds(hub, conn, member, now=_now(now))
 
 
 def get_collection(
-    hub: Hub, member: MemberRecord, collection: str, action: Action = Action.SEE
+    hub: Hub,
+    member: MemberRecord | None,
+    collection: str,
+    action: Action = Action.SEE,
+    *,
+    now: datetime | None = None,
 ) -> FeedAccess:
     """Return one feed as ``member`` sees it, if the member may do ``action`` there.
 
@@ -34,41 +54,58 @@ def get_collection(
     if the member sees it but may not do ``action``.
     """
     with read_transaction(hub.engine) as conn:
-        return authorize(hub, conn, member, collection, action)
+        return authorize(hub, conn, member, collection, action, now=_now(now))
 
 
 def read_page(
     hub: Hub,
-    member: MemberRecord,
+    member: MemberRecord | None,
     collection: str,
     query: ObjectQuery,
     *,
     kind: PageKind,
     after: int | None,
     limit: int,
+    now: datetime | None = None,
 ) -> tuple[FeedAccess, Page]:
     """Return one page of a feed's objects, manifest or versions, as ``member`` may read it.
 
     Raises `CollectionNotFound`, `PermissionDenied`, or `ObjectNotFound` when
-    ``query.stix_id`` names an object with no version in the feed.
+    ``query.stix_id`` names an object of which no version matches the filters
+    on a first page (a later page may be empty after deletions, §3.5). So after
+    a DELETE, a GET of that object or version is a 404 (§5.7).
     """
     with read_transaction(hub.engine) as conn:
-        access = authorize(hub, conn, member, collection, Action.READ)
-        if query.stix_id is not None and not hub.objects.exists(
-            conn, access.feed.id, query.stix_id
-        ):
-            raise ObjectNotFound()
-        page = hub.objects.page(conn, access.feed.id, query, kind=kind, after=after, limit=limit)
+        moment = _now(now)
+        access = authorize(hub, conn, member, collection, Action.READ, now=moment)
+        page = hub.objects.page(
+            conn,
+            access.feed.id,
+            query,
+            kind=kind,
+            after=after,
+            limit=limit,
+            not_before=_retention_start(access, moment),
+        )
+    if query.stix_id is not None and after is None and not page.rows:
+        raise ObjectNotFound()
     return access, page
 
 
-def delete_object(hub: Hub, member: MemberRecord, collection: str, query: ObjectQuery) -> int:
+def delete_object(
+    hub: Hub,
+    member: MemberRecord,
+    collection: str,
+    query: ObjectQuery,
+    *,
+    now: datetime | None = None,
+) -> int:
     """Delete the versions of ``query.stix_id`` that match ``query``; return how many.
 
     Raises `CollectionNotFound`, `PermissionDenied`, or `ObjectNotFound` if none matched.
     """
     with write_transaction(hub.engine) as conn:
-        access = authorize(hub, conn, member, collection, Action.DELETE)
+        access = authorize(hub, conn, member, collection, Action.DELETE, now=_now(now))
         deleted = hub.objects.delete(conn, access.feed.id, query)
     if deleted == 0:
         raise ObjectNotFound()

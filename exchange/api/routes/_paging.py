@@ -18,7 +18,7 @@ __all__ = ["serve_page"]
 
 def serve_page(
     hub: Hub,
-    member: MemberRecord,
+    member: MemberRecord | None,
     request: Request,
     collection: str,
     *,
@@ -33,7 +33,8 @@ def serve_page(
         max_page_size=hub.settings.max_page_size,
         stix_id=stix_id,
     )
-    scope = f"{kind.value}\x00{collection}\x00{member.id}"
+    caller = "anonymous" if member is None else member.id
+    scope = f"{kind.value}\x00{collection}\x00{caller}"
     after = (
         None
         if page_request.next is None

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from exchange.api.deps import ApiRootDep, CurrentMember, HubDep
+from exchange.api.deps import ApiRootDep, CurrentMember, HubDep, MemberOrAnonymous
 from exchange.api.negotiation import AcceptsTaxii
 from exchange.api.responses import TaxiiResponse
 from exchange.db.records import FeedAccess
@@ -51,7 +51,7 @@ def get_collections(
     summary="Get a Collection (§5.2)",
 )
 def get_collection_resource(
-    member: CurrentMember,
+    member: MemberOrAnonymous,
     _accept: AcceptsTaxii,
     _root: ApiRootDep,
     hub: HubDep,

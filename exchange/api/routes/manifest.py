@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Request
 
-from exchange.api.deps import ApiRootDep, CurrentMember, HubDep
+from exchange.api.deps import ApiRootDep, HubDep, MemberOrAnonymous
 from exchange.api.negotiation import AcceptsManifest
 from exchange.api.pagination import Filters
 from exchange.api.responses import TaxiiResponse
@@ -20,7 +20,7 @@ router = APIRouter(default_response_class=TaxiiResponse)
     summary="Get Object Manifests (§5.3)",
 )
 def get_manifest(
-    member: CurrentMember,
+    member: MemberOrAnonymous,
     _accept: AcceptsManifest,
     _root: ApiRootDep,
     hub: HubDep,

@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from exchange.api.deps import ApiRootDep, CurrentMember, HubDep
+from exchange.api.body import read_body
+from exchange.api.deps import ApiRootDep, CurrentMember, HubDep, MemberOrAnonymous
 from exchange.api.negotiation import AcceptsTaxii, TaxiiBody
 from exchange.api.pagination import Filters, parse_page_request
 from exchange.api.responses import TaxiiResponse
@@ -14,7 +15,7 @@ from exchange.api.routes.collections import CollectionRef
 from exchange.api.routes.status import status_body
 from exchange.db.objects import PageKind
 from exchange.db.records import VersionFilter
-from exchange.errors import MalformedBody, ObjectNotFound, PayloadTooLarge
+from exchange.errors import ObjectNotFound
 from exchange.protocol.ids import StixId, is_stix_id
 from exchange.protocol.taxii import Envelope, Status, Versions
 from exchange.protocol.timestamps import micros_now
@@ -38,7 +39,7 @@ def _stix_id(object_id: str) -> StixId:
 
 @router.get(_OBJECTS, response_model=Envelope, summary="Get Objects (§5.4)")
 def get_objects(
-    member: CurrentMember,
+    member: MemberOrAnonymous,
     _accept: AcceptsTaxii,
     _root: ApiRootDep,
     hub: HubDep,
@@ -52,23 +53,6 @@ def get_objects(
     return serve_page(
         hub, member, request, collection_id, kind=PageKind.OBJECTS, takes=_ALL_FILTERS
     )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isascii() or not declared.isdigit():
-            raise MalformedBody("The Content-Length header is not a number.")
-        if int(declared) > limit:
-            raise PayloadTooLarge(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.post(_OBJECTS, response_model=Status, status_code=202, summary="Add Objects (§5.5)")
@@ -87,7 +71,7 @@ async def post_objects(
     never stored. Re-posting an identical object version is a success.
     """
     await run_in_threadpool(get_collection, hub, member, collection_id, Action.WRITE)
-    body = await _read_body(request, hub.settings.max_content_length)
+    body = await read_body(request, hub.settings.max_content_length)
     record = await run_in_threadpool(
         add_objects, hub, member, collection_id, body, now=micros_now()
     )
@@ -96,7 +80,7 @@ async def post_objects(
 
 @router.get(_OBJECTS + "{object_id}/", response_model=Envelope, summary="Get an Object (§5.6)")
 def get_object(
-    member: CurrentMember,
+    member: MemberOrAnonymous,
     _accept: AcceptsTaxii,
     _root: ApiRootDep,
     hub: HubDep,
@@ -151,7 +135,7 @@ def delete_object_resource(
     summary="Get Object Versions (§5.8)",
 )
 def get_object_versions(
-    member: CurrentMember,
+    member: MemberOrAnonymous,
     _accept: AcceptsTaxii,
     _root: ApiRootDep,
     hub: HubDep,

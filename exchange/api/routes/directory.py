@@ -1,0 +1,53 @@
+"""The key directory and the caller's identity (``/exchange/v1/``)."""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from exchange.api.body import read_body
+from exchange.api.deps import CurrentMember, HubDep
+from exchange.api.responses import JsonResponse
+from exchange.errors import PermissionDenied
+from exchange.services.directory import key_bundles, register_key_bundle
+
+router = APIRouter(default_response_class=JsonResponse, tags=["key directory"])
+
+MemberRef = Annotated[str, Path(description="A member id (identity--<uuid4>)")]
+
+
+@router.get("/exchange/v1/whoami", summary="The authenticated member")
+def whoami(member: CurrentMember) -> JsonResponse:
+    """Return the caller's member id, name and kind."""
+    return JsonResponse({"id": member.id, "name": member.name, "kind": member.kind.value})
+
+
+@router.get("/exchange/v1/members/{member_id}/keys", summary="A member's key bundles")
+def get_key_bundles(member: CurrentMember, hub: HubDep, member_id: MemberRef) -> JsonResponse:
+    """Every key bundle the member ever registered, oldest first; the last is in force.
+
+    Clients verify each bundle's self-signatures and each rotation's endorsement
+    themselves; the hub is not trusted to have done so.
+    """
+    bundles: list[Any] = [orjson.loads(b.document) for b in key_bundles(hub, member_id)]
+    return JsonResponse({"member": member_id, "bundles": bundles})
+
+
+@router.post(
+    "/exchange/v1/members/{member_id}/keys",
+    status_code=201,
+    summary="Register a key bundle",
+)
+async def post_key_bundle(
+    member: CurrentMember, hub: HubDep, member_id: MemberRef, request: Request
+) -> JsonResponse:
+    """Register the caller's next self-signed key bundle (a first one, or a rotation)."""
+    if member_id != member.id:
+        raise PermissionDenied("register keys for another member")
+    body = await read_body(request, hub.settings.max_content_length)
+    stored = await run_in_threadpool(register_key_bundle, hub, member, body)
+    return JsonResponse(
+        {"member": stored.owner, "sequence": stored.number, "digest": stored.digest},
+        status_code=201,
+    )

@@ -1,0 +1,77 @@
+"""What the hub trusts: owners' registered keys and the verified policy in force.
+
+Each process verifies a stored policy once (keyed by its stored text) and
+fails closed: a stored policy that does not verify against its owner's
+registered keys (say, one edited in the database) counts as no policy.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Connection
+
+from exchange.db.records import FeedRecord
+from exchange.protocol.errors import MalformedPayload
+from exchange.protocol.keys import parse_key_bundle
+from exchange.services.hub import Hub
+from policies import (
+    PolicyError,
+    PolicySignatureError,
+    SignedPolicy,
+    SigningKeys,
+    parse_signed_policy,
+    verify_policy,
+)
+
+__all__ = ["latest_policy", "owner_keys", "policy_in_force", "verify_by_owner"]
+
+log = logging.getLogger("exchange.policy")
+
+
+def owner_keys(hub: Hub, conn: Connection, owner: str, *, current_only: bool) -> list[SigningKeys]:
+    """Return the signing keys of the owner's registered bundles (or only the newest)."""
+    stored = hub.key_bundles.all(conn, owner)
+    if current_only:
+        stored = stored[-1:]
+    return [parse_key_bundle(s.document).keys.signing_keys() for s in stored]
+
+
+def verify_by_owner(signed: SignedPolicy, candidates: list[SigningKeys]) -> None:
+    """Verify ``signed`` with whichever of ``candidates`` its signatures name.
+
+    Raises `PolicySignatureError` if none is named or the signatures do not verify.
+    """
+    wanted = {s.key_id for s in signed.signatures}
+    for keys in candidates:
+        if {keys.key_id("ed25519"), keys.key_id("ml-dsa-65")} == wanted:
+            verify_policy(signed, keys)
+            return
+    raise PolicySignatureError("it is not signed by the owner's registered keys")
+
+
+def policy_in_force(hub: Hub, conn: Connection, feed: FeedRecord) -> SignedPolicy | None:
+    """Return the feed's verified policy in force, or None if it has no valid one."""
+    stored = hub.policies.latest(conn, feed.id)
+    if stored is None:
+        return None
+    cached = hub.verified_policies.get(stored.document)
+    if cached is not None:
+        return cached
+    try:
+        signed = parse_signed_policy(stored.document)
+        if signed.policy.feed != feed.id or signed.policy.owner != feed.owner_id:
+            raise PolicyError("it names another feed or owner")
+        verify_by_owner(signed, owner_keys(hub, conn, signed.policy.owner, current_only=False))
+    except (PolicyError, MalformedPayload) as exc:
+        log.warning("feed %s: stored policy version %d does not verify", feed.id, stored.number)
+        log.debug("policy verification failure: %s", exc)
+        return None
+    hub.verified_policies[stored.document] = signed
+    return signed
+
+
+def latest_policy(hub: Hub, conn: Connection, feed: FeedRecord) -> SignedPolicy | None:
+    """Return the newest stored version (parsed, not re-verified) for chaining."""
+    stored = hub.policies.latest(conn, feed.id)
+    return None if stored is None else parse_signed_policy(stored.document)
