@@ -1,7 +1,7 @@
 """``feeds``: the member side of Trend Exchange.
 
 The only package that holds member private keys and decrypts reports (in
-``feeds.crypto``, still to come). It talks to the hub over TAXII 2.1
+``feeds.crypto``). It talks to the hub over TAXII 2.1
 (``feeds.client``) and imports nothing from the hub but its published
 contract, :mod:`exchange.protocol`.
 
@@ -13,22 +13,36 @@ indirectly) does not pull in the client or the crypto code.
 
 from feeds.errors import (
     CredentialsRejected,
+    DocumentError,
     FeedsError,
     HubError,
     HubUnreachable,
+    KeyFileCorrupted,
+    KeystoreError,
+    RequestRefused,
     SettingsError,
+    TrustError,
     UnexpectedResponse,
+    WeakPassphrase,
+    WrongPassphrase,
 )
 from feeds.settings import ClientSettings, get_settings, load_settings
 
 __all__ = [
     "ClientSettings",
     "CredentialsRejected",
+    "DocumentError",
     "FeedsError",
     "HubError",
     "HubUnreachable",
+    "KeyFileCorrupted",
+    "KeystoreError",
+    "RequestRefused",
     "SettingsError",
+    "TrustError",
     "UnexpectedResponse",
+    "WeakPassphrase",
+    "WrongPassphrase",
     "get_settings",
     "load_settings",
 ]

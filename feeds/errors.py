@@ -4,6 +4,8 @@
 
     FeedsError
     ├── SettingsError              a required setting is missing or malformed
+    ├── DocumentError              a local document (a policy file) cannot be read, parsed
+    │                              or written, or does not fit the command
     ├── KeystoreError              the keystore is missing, already exists, or is unusable
     │   ├── WeakPassphrase         the passphrase would not protect the keys
     │   ├── KeyFileCorrupted       a key file is truncated, altered or not a key file
@@ -13,6 +15,8 @@
     └── HubError                   talking to the hub failed
         ├── HubUnreachable         no connection: refused, unknown host, TLS failure, timeout
         ├── CredentialsRejected    the hub answered 401 or 403 to our token
+        ├── RequestRefused         the hub understood the request and refused it (4xx),
+        │                          saying why in ``description``
         └── UnexpectedResponse     the hub answered, but not with what TAXII 2.1 promises
 
 No error ever carries the API token or any other secret.
@@ -22,11 +26,13 @@ from __future__ import annotations
 
 __all__ = [
     "CredentialsRejected",
+    "DocumentError",
     "FeedsError",
     "HubError",
     "HubUnreachable",
     "KeyFileCorrupted",
     "KeystoreError",
+    "RequestRefused",
     "SettingsError",
     "TrustError",
     "UnexpectedResponse",
@@ -51,6 +57,16 @@ class SettingsError(FeedsError):
         self.name = name
         self.reason = reason
         self.hint = hint
+
+
+class DocumentError(FeedsError):
+    """Raised when the local document at ``path`` cannot be read, parsed or written, or is
+    not what the command needs; ``reason`` says why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 class HubError(FeedsError):
@@ -83,6 +99,19 @@ class CredentialsRejected(HubError):
             " check EXCHANGE_TOKEN, or ask the operator whether it was revoked",
         )
         self.status = status
+
+
+class RequestRefused(HubError):
+    """Raised when the hub refuses a request with a 4xx ``status`` other than 401.
+
+    ``description`` is the hub's own explanation (the TAXII error's ``description``),
+    cleaned of control characters and shortened; it is shown to the user as is.
+    """
+
+    def __init__(self, url: str, status: int, description: str) -> None:
+        super().__init__(url, f"the hub refused the request (HTTP {status}): {description}")
+        self.status = status
+        self.description = description
 
 
 class UnexpectedResponse(HubError):

@@ -121,11 +121,14 @@ def get_settings() -> ClientSettings:
     return _build()
 
 
-def load_settings(*, hub: str | None = None, token: SecretStr | None = None) -> ClientSettings:
-    """Return the settings with ``hub`` and ``token`` (say, from the command line) taking
-    precedence over the environment; `get_settings` when neither is given.
+def load_settings(
+    *, hub: str | None = None, token: SecretStr | None = None, keystore: Path | None = None
+) -> ClientSettings:
+    """Return the settings with ``hub``, ``token`` and ``keystore`` (say, from the command
+    line) taking precedence over the environment; `get_settings` when none is given.
 
     Raises `SettingsError` for a malformed value.
     """
-    overrides = {k: v for k, v in (("hub", hub), ("token", token)) if v is not None}
+    given = (("hub", hub), ("token", token), ("keystore", keystore))
+    overrides = {k: v for k, v in given if v is not None}
     return _build(**overrides) if overrides else get_settings()

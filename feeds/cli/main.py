@@ -3,7 +3,8 @@
 Commands are thin: they parse options, call one library function and render
 the result. Results go to stdout (``--json``: exactly one JSON object); errors
 go to stderr with a non-zero exit code (2: a setting is missing or malformed,
-1: the hub could not be reached or refused the request).
+3: something failed verification, 1: anything else, such as a hub that could
+not be reached or refused the request).
 """
 
 from __future__ import annotations
@@ -11,21 +12,11 @@ from __future__ import annotations
 import typer
 
 from feeds.cli import collections
+from feeds.cli._factory import typer_factory
+from feeds.cli.keys import create_keys_app
+from feeds.cli.policy import create_policy_app
 
 __all__ = ["app", "create_app", "main", "typer_factory"]
-
-
-def typer_factory(help_text: str) -> typer.Typer:
-    """Return a Typer app (or command group) with the house settings.
-
-    Locals are never shown in tracebacks: they would include tokens and passphrases.
-    """
-    return typer.Typer(
-        help=help_text,
-        no_args_is_help=True,
-        pretty_exceptions_show_locals=False,
-        add_completion=False,
-    )
 
 
 def _root() -> None:
@@ -41,6 +32,8 @@ def create_app() -> typer.Typer:
     # An explicit callback keeps `feeds` a group even while it has a single command.
     app.callback()(_root)
     app.command("collections")(collections.collections)
+    app.add_typer(create_keys_app(), name="keys")
+    app.add_typer(create_policy_app(), name="policy")
     return app
 
 

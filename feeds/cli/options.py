@@ -6,12 +6,21 @@ and gets the same flag, environment variable and help text as every other.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import SecretStr
 
-__all__ = ["HubUrlOpt", "JsonOpt", "TokenOpt"]
+__all__ = [
+    "FeedOpt",
+    "HubUrlOpt",
+    "JsonOpt",
+    "KeystoreOpt",
+    "OutputOpt",
+    "PolicyFileArg",
+    "TokenOpt",
+]
 
 HubUrlOpt = Annotated[
     str | None,
@@ -41,3 +50,33 @@ TokenOpt = Annotated[
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 """``--json``: machine-readable output, exactly one JSON object on stdout."""
+
+KeystoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--keystore",
+        envvar="EXCHANGE_KEYSTORE",
+        metavar="DIR",
+        show_default=False,
+        help="Directory of your private keys (default ~/.config/trend-exchange/keys)."
+        " The passphrase comes from EXCHANGE_PASSPHRASE, or you are asked for it.",
+    ),
+]
+"""The member's key directory; ``--keystore`` or ``EXCHANGE_KEYSTORE``."""
+
+FeedOpt = Annotated[
+    str,
+    typer.Option("--feed", metavar="ALIAS", show_default=False, help="The feed's alias (or id)."),
+]
+"""The feed a command acts on (required)."""
+
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", metavar="FILE", show_default=False, help="Where to write."),
+]
+"""Where a command writes its document."""
+
+PolicyFileArg = Annotated[
+    Path, typer.Argument(metavar="FILE", show_default=False, help="A policy file (JSON).")
+]
+"""A policy file on disk."""
