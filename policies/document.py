@@ -10,6 +10,7 @@ one encoding and one digest. A version's digest is ``sha256`` over the RFC
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -51,23 +52,64 @@ def _no_constants(name: str) -> Any:
     raise PolicySyntaxError("", f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    # json turns 1e400 into inf: NaN and Infinity by another spelling.
+    value = float(text)
+    if not math.isfinite(value):
+        raise PolicySyntaxError("", f"{text} is not a finite number")
+    return value
+
+
+def _too_large(data: bytes | str) -> bool:
+    if len(data) > _MAX_BYTES:
+        return True
+    return isinstance(data, str) and len(data.encode("utf-8", "surrogatepass")) > _MAX_BYTES
+
+
 def load_json(data: bytes | str) -> Any:
-    """Parse JSON strictly: no duplicate keys, no NaN or Infinity, at most 1 MiB.
+    """Parse JSON strictly: no duplicate keys, no NaN or Infinity, at most 1 MiB (UTF-8).
 
     Raises `PolicySyntaxError` otherwise.
+
+    >>> load_json(b'{"a": [1, 2.5]}')
+    {'a': [1, 2.5]}
     """
-    if len(data) > _MAX_BYTES:
+    if _too_large(data):
         raise PolicySyntaxError("", "the document is larger than 1 MiB")
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return json.loads(
+            data,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+            parse_float=_finite,
+        )
     except (ValueError, RecursionError) as exc:
-        if isinstance(exc, PolicySyntaxError):
-            raise
+        # Our hooks raise PolicySyntaxError, which is no ValueError and passes through.
         raise PolicySyntaxError("", "the document is not valid JSON") from exc
 
 
-def _location(error: Any) -> str:
-    return ".".join(str(part) for part in error.get("loc", ())) or "policy"
+def _location(error: Any, *prefix: str | int) -> str:
+    return ".".join(str(part) for part in (*prefix, *error.get("loc", ()))) or "policy"
+
+
+def _has_canonical_form(value: Any) -> bool:
+    try:
+        canonical_bytes(value)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _canonical_policy(document: dict[Any, Any]) -> bytes:
+    try:
+        return canonical_bytes(document)
+    except (ValueError, RecursionError) as exc:
+        # RFC 8785 has no form for integers beyond 2**53, non-finite numbers, lone
+        # surrogates or non-JSON types: name the first field that holds one.
+        location = next(
+            (str(k) for k, v in document.items() if not _has_canonical_form({k: v})), "policy"
+        )
+        raise PolicySyntaxError(location, "is not JSON that RFC 8785 can canonicalize") from exc
 
 
 def parse_policy(document: Any) -> Policy:
@@ -77,8 +119,9 @@ def parse_policy(document: Any) -> Policy:
     """
     if not isinstance(document, dict):
         raise PolicySyntaxError("policy", "must be a JSON object")
+    canonical = _canonical_policy(document)
     try:
-        return Policy.model_validate_json(canonical_bytes(document))
+        return Policy.model_validate_json(canonical)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise PolicySyntaxError(_location(first), first["msg"]) from exc
@@ -90,7 +133,9 @@ def policy_document(policy: Policy) -> dict[str, Any]:
     for name in ("valid_from", "valid_until"):
         moment = getattr(policy, name)
         if moment is not None:
-            document[name] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            # isoformat, unlike strftime("%Y"), writes years before 1000 with four digits.
+            utc = moment.astimezone(UTC).replace(tzinfo=None)
+            document[name] = utc.isoformat(timespec="seconds") + "Z"
     return document
 
 
@@ -132,12 +177,14 @@ def parse_signed_policy(data: bytes | str | dict[str, Any]) -> SignedPolicy:
     raw_signatures = outer["signatures"]
     if not isinstance(raw_signatures, list):
         raise PolicySyntaxError("signatures", "must be a list")
-    try:
-        signatures = tuple(Signature.model_validate(s) for s in raw_signatures)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PolicySyntaxError("signatures." + _location(first), first["msg"]) from exc
-    return SignedPolicy(policy, outer["policy"], signatures)
+    signatures: list[Signature] = []
+    for index, raw in enumerate(raw_signatures):
+        try:
+            signatures.append(Signature.model_validate(raw))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise PolicySyntaxError(_location(first, "signatures", index), first["msg"]) from exc
+    return SignedPolicy(policy, outer["policy"], tuple(signatures))
 
 
 def verify_policy(signed: SignedPolicy, owner_keys: SigningKeys) -> None:

@@ -71,4 +71,4 @@ def evaluate(policy: Policy, request: Request, *, now: datetime) -> Decision:
         if request.member is not None and request.member in policy.writers:
             return Decision(True, "a writer named in the policy")
         return _deny("not a writer named in the policy")
-    return _deny("unknown action")  # pragma: no cover - Action is closed; kept as the default
+    return _deny("unknown action")

@@ -10,11 +10,19 @@ which the policy is in force. Unknown fields are errors, not extensions.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 __all__ = [
     "FORMAT",
@@ -121,7 +129,24 @@ def _pattern(pattern: re.Pattern[str], what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _tlp_marking(value: str) -> str:
+    if value not in _LEVELS:
+        raise ValueError("is not an OASIS TLP 2.0 marking-definition id")
+    return value
+
+
+def _utc_representable(value: datetime) -> datetime:
+    # The normal form writes every timestamp in UTC; one that has no UTC form
+    # (0001-01-01T00:00:00+01:00) would otherwise break it with OverflowError.
+    try:
+        value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("lies outside the years 1 to 9999 in UTC") from exc
+    return value
+
+
 MemberList = Annotated[tuple[str, ...], AfterValidator(_unique_members)]
+Timestamp = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
 
 
 class Policy(_Strict):
@@ -134,25 +159,39 @@ class Policy(_Strict):
     previous: Annotated[str, _pattern(_DIGEST, "a digest (sha256:<64 hex>)")] | None
     readers: MemberList
     writers: MemberList
-    tlp: str
+    tlp: Annotated[str, AfterValidator(_tlp_marking)]
     iep: Iep
     purposes: Annotated[tuple[Purpose, ...], Field(min_length=1), AfterValidator(_unique)]
     retention_days: int = Field(ge=1, le=36_500)
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime | None = None
+    valid_from: Timestamp
+    valid_until: Timestamp | None = None
     public: bool = False
 
-    @model_validator(mode="after")
-    def _invariants(self) -> Policy:
-        if self.tlp not in _LEVELS:
-            raise ValueError("tlp must be an OASIS TLP 2.0 marking-definition id")
-        if (self.version == 1) != (self.previous is None):
-            raise ValueError("previous must be null exactly for version 1")
-        if self.valid_until is not None and self.valid_until <= self.valid_from:
-            raise ValueError("valid_until must be later than valid_from")
-        if self.public and self.tlp_level is not TlpLevel.CLEAR:
+    # Invariants across fields are checked on the later field, so that an error names it.
+    # Fields are validated in order; one that failed is absent from ``info.data``.
+
+    @field_validator("previous")
+    @classmethod
+    def _previous_iff_first(cls, value: str | None, info: ValidationInfo) -> str | None:
+        version = info.data.get("version")
+        if version is not None and (version == 1) != (value is None):
+            raise ValueError("must be null exactly for version 1")
+        return value
+
+    @field_validator("valid_until")
+    @classmethod
+    def _after_valid_from(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        valid_from = info.data.get("valid_from")
+        if value is not None and valid_from is not None and value <= valid_from:
+            raise ValueError("must be later than valid_from")
+        return value
+
+    @field_validator("public")
+    @classmethod
+    def _public_only_clear(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("tlp") != TLP_MARKINGS[TlpLevel.CLEAR]:
             raise ValueError("only a TLP:CLEAR policy may be public")
-        return self
+        return value
 
     @property
     def tlp_level(self) -> TlpLevel:

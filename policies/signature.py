@@ -73,16 +73,29 @@ class SigningKeys:
             raise PolicySignatureError("an ML-DSA-65 public key is 1952 bytes")
 
     def public(self, alg: str) -> bytes:
-        """Return the public key for ``alg``."""
-        return self.ed25519 if alg == "ed25519" else self.ml_dsa_65
+        """Return the public key for ``alg``.
+
+        Raises `PolicySignatureError` for an algorithm other than those in `ALGORITHMS`.
+        """
+        if alg == "ed25519":
+            return self.ed25519
+        if alg == "ml-dsa-65":
+            return self.ml_dsa_65
+        raise PolicySignatureError(f"no {alg!r} key: the algorithms are {', '.join(ALGORITHMS)}")
 
     def key_id(self, alg: str) -> str:
-        """Return the key id for ``alg``."""
+        """Return the key id for ``alg``; raises `PolicySignatureError` for an unknown one."""
         return key_id(alg, self.public(alg))
 
 
 def signed_message(label: str, document: Any) -> bytes:
-    """Return the bytes that are signed for ``document`` under the domain ``label``."""
+    """Return the bytes that are signed for ``document`` under the domain ``label``.
+
+    Raises `ValueError` if ``document`` has no RFC 8785 form.
+
+    >>> signed_message("trend-exchange/policy/1", {"b": 2, "a": 1})
+    b'trend-exchange/policy/1\\n{"a":1,"b":2}'
+    """
     return label.encode() + b"\n" + canonical_bytes(document)
 
 
@@ -104,9 +117,10 @@ def verify_signatures(
     Steps:
     0. exactly one signature per algorithm, no other;
     1. each names the key id of the expected key;
-    2. each decodes to a signature of the right size;
-    3. the Ed25519 signature verifies;
-    4. the ML-DSA-65 signature verifies (with ``label`` as its context).
+    2. the document has canonical bytes (RFC 8785), the signed message;
+    3. each signature decodes (base64) to a signature of the right size;
+    4. the Ed25519 signature verifies;
+    5. the ML-DSA-65 signature verifies (with ``label`` as its context).
 
     Raises `PolicySignatureError` naming the first step that fails.
     """
@@ -118,15 +132,20 @@ def verify_signatures(
     for alg in ALGORITHMS:
         if by_alg[alg].key_id != keys.key_id(alg):
             raise PolicySignatureError(f"the {alg} signature is by another key")
-    message = signed_message(label, document)
-    # 2-3. Ed25519.
+    # 2. The signed message.
+    try:
+        message = signed_message(label, document)
+    except (ValueError, RecursionError) as exc:
+        raise PolicySignatureError("the document has no canonical form (RFC 8785)") from exc
+    # 3. Both signatures decode.
     ed_sig = _decode(by_alg["ed25519"])
+    ml_sig = _decode(by_alg["ml-dsa-65"])
+    # 4. Ed25519.
     try:
         ed25519.Ed25519PublicKey.from_public_bytes(keys.ed25519).verify(ed_sig, message)
     except (InvalidSignature, ValueError) as exc:
         raise PolicySignatureError("the ed25519 signature does not verify") from exc
-    # 2, 4. ML-DSA-65.
-    ml_sig = _decode(by_alg["ml-dsa-65"])
+    # 5. ML-DSA-65.
     try:
         mldsa.MLDSA65PublicKey.from_public_bytes(keys.ml_dsa_65).verify(
             ml_sig, message, context=label.encode()

@@ -51,7 +51,8 @@ def policy_from_template(
 ) -> Policy:
     """Return a policy built from template ``name``; readers and writers default to the owner.
 
-    Raises `PolicySyntaxError` for an unknown template or arguments that make no valid policy.
+    Raises `PolicySyntaxError` for an unknown template or arguments that make no valid
+    policy (among them a naive ``valid_from``).
     """
     data = _load(name)
     document = {
@@ -66,7 +67,8 @@ def policy_from_template(
         "iep": data["iep"],
         "purposes": data["purposes"],
         "retention_days": data["retention_days"],
-        "valid_from": valid_from.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # With its offset, so a naive time is refused and another zone is not read as UTC.
+        "valid_from": valid_from.replace(microsecond=0).isoformat(),
         "valid_until": None,
         "public": data["public"],
     }
