@@ -1,4 +1,4 @@
-"""How ``feeds policy show`` presents a verified policy: a table, or one JSON object.
+"""How ``feeds policy show`` presents a verified policy: labelled lines, or one JSON object.
 
 Everything the hub or a policy author chose (titles, aliases, ids) is escaped
 with `rich.markup.escape` before rich sees it.
@@ -10,11 +10,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from feeds.crypto.keys import fingerprint
 from feeds.feed_policy import FeedPolicy
-from policies import policy_document
+from policies import TlpLevel, policy_document
 
 __all__ = ["policy_json", "render_policy"]
 
@@ -58,48 +57,62 @@ def policy_json(shown: FeedPolicy) -> dict[str, Any]:
     }
 
 
-def _members(ids: tuple[str, ...], owner: str, me: str | None) -> str:
+_TLP_STYLE = {
+    TlpLevel.CLEAR: "bold",
+    TlpLevel.GREEN: "bold green",
+    TlpLevel.AMBER: "bold yellow",
+    TlpLevel.AMBER_STRICT: "bold yellow",
+    TlpLevel.RED: "bold red",
+}
+
+
+def _members(ids: tuple[str, ...], owner: str, me: str | None) -> list[str]:
     def label(member: str) -> str:
         notes = [n for n, hit in (("owner", member == owner), ("you", member == me)) if hit]
         return escape(member) + (f" ({', '.join(notes)})" if notes else "")
 
-    return "\n".join(label(m) for m in ids) or "-"
+    return [label(m) for m in ids] or ["-"]
 
 
-def render_policy(shown: FeedPolicy, console: Console, *, me: str | None) -> None:
-    """Print the verified policy in force as a table, then how it was verified and pinned."""
+def _rows(shown: FeedPolicy, me: str | None) -> list[tuple[str, list[str]]]:
     current = shown.current
     policy = current.policy
     document = policy_document(policy)
-    name = shown.collection.alias or shown.collection.id
-    table = Table(
-        title=f"Policy of feed {escape(name)}: {escape(shown.collection.title)}",
-        title_justify="left",
-        show_header=False,
-    )
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
     iep = policy.iep
-    rows = [
-        ("feed", escape(policy.feed)),
-        ("version", f"{policy.version} (digest {current.digest})"),
-        ("owner", f"{escape(policy.owner)}\nfingerprint {_owner_fingerprint(shown)}"),
-        ("TLP", f"{policy.tlp_level.value} ({policy.tlp})"),
-        ("IEP permitted actions", iep.permitted_actions),
-        ("IEP affected-party notifications", iep.affected_party_notifications),
-        ("IEP attribution", iep.attribution),
-        ("IEP unmodified resale", iep.unmodified_resale),
-        ("IEP encrypt in transit", iep.encrypt_in_transit),
+    level = policy.tlp_level
+    return [
+        ("feed", [escape(policy.feed)]),
+        ("version", [f"{policy.version}, digest {current.digest}"]),
+        ("owner", [escape(policy.owner), f"fingerprint {_owner_fingerprint(shown)}"]),
+        ("TLP", [f"[{_TLP_STYLE[level]}]{level.value}[/] ({policy.tlp})"]),
+        (
+            "IEP",
+            [
+                f"permitted actions: {iep.permitted_actions}",
+                f"affected-party notifications: {iep.affected_party_notifications}",
+                f"attribution: {iep.attribution}",
+                f"unmodified resale: {iep.unmodified_resale}",
+                f"encrypt in transit: {iep.encrypt_in_transit}",
+            ],
+        ),
         ("readers", _members(policy.readers, policy.owner, me)),
         ("writers", _members(policy.writers, policy.owner, me)),
-        ("purposes", ", ".join(p.value for p in policy.purposes)),
-        ("retention", f"{policy.retention_days} days"),
-        ("valid", f"from {document['valid_from']} until {document['valid_until'] or 'revoked'}"),
-        ("public", "yes (anyone may read)" if policy.public else "no"),
+        ("purposes", [", ".join(p.value for p in policy.purposes)]),
+        ("retention", [f"{policy.retention_days} days"]),
+        ("valid", [f"from {document['valid_from']} until {document['valid_until'] or 'revoked'}"]),
+        ("public", ["yes (anyone may read)" if policy.public else "no"]),
     ]
-    for field, value in rows:
-        table.add_row(field, value)
-    console.print(table)
+
+
+def render_policy(shown: FeedPolicy, console: Console, *, me: str | None) -> None:
+    """Print the verified policy in force, field by field (ids never wrapped, so they
+    copy whole), then how it was verified and pinned."""
+    name = shown.collection.alias or shown.collection.id
+    console.print(f"[bold]Policy of feed {escape(name)}[/bold]: {escape(shown.collection.title)}")
+    for label, lines in _rows(shown, me):
+        for number, line in enumerate(lines):
+            shown_label = label if number == 0 else ""
+            console.print(f"  [bold]{shown_label:<10}[/bold] {line}")
     versions = len(shown.trusted.versions)
     console.print(
         f"verified: {versions} version(s) chained, each signed by the owner's registered keys"
