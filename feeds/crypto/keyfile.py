@@ -146,9 +146,12 @@ def open_keyfile(data: bytes, passphrase: str, *, path: str = "key file") -> Mem
         salt = base64.b64decode(_field(header, "kdf", "salt"), validate=True)
         nonce = base64.b64decode(_field(document, "nonce"), validate=True)
         ciphertext = base64.b64decode(_field(document, "ct"), validate=True)
+        # The associated data; a header with no canonical form (say an integer beyond
+        # 2**53, which only an altered file has) is malformed, not a crash.
+        associated = canonical_bytes(header)
     except KeyFileCorrupted:
         raise
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError) as exc:
         raise KeyFileCorrupted(path, "truncated or malformed") from exc
     if kdf.t > _MAX_T or kdf.m > _MAX_M or kdf.p > _MAX_P or kdf.m < 8 * kdf.p:
         raise KeyFileCorrupted(path, "its key-derivation costs are out of range")
@@ -157,7 +160,7 @@ def open_keyfile(data: bytes, passphrase: str, *, path: str = "key file") -> Mem
     # 1. Decrypt and authenticate.
     try:
         key = _derive(passphrase, salt, kdf)
-        plaintext = AESGCM(key).decrypt(nonce, ciphertext, canonical_bytes(header))
+        plaintext = AESGCM(key).decrypt(nonce, ciphertext, associated)
     except InvalidTag as exc:
         raise WrongPassphrase(path) from exc
     # 2. Seeds match the public keys.
