@@ -231,3 +231,11 @@ def test_a_failed_rotation_upload_is_finished_by_register(
     assert (out["uploaded"], out["sequence"], out["generation"]) == (True, 2, 2)
     stored = [parse_key_bundle(b) for b in hub.bundles[cli.member.id]]
     assert stored[1].endorsements  # endorsed by generation 1, which the hub held
+
+
+def test_show_with_a_key_id_that_is_not_its_keys(cli: Cli) -> None:
+    path = cli.keystore / "keys-0001.json"
+    document = json.loads(path.read_text())
+    document["header"]["public"]["signing"][0]["key_id"] = "sha256:" + "0" * 64
+    path.write_text(json.dumps(document))
+    cli.fails("keys", "show", code=1, match="the ed25519 key id is not the id of its key")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from feeds.cli._session import Session
@@ -312,3 +313,48 @@ def test_show_refuses_an_owner_switch_against_the_pin(
 
 def test_show_a_feed_without_policy(reader: Cli) -> None:
     reader.fails("policy", "show", "--feed", "reports", code=3, match="the feed has no policy yet")
+
+
+def test_verify_offline_step_by_step(owner: Cli, reader: Cli, signed_file: Path) -> None:
+    assert owner.member is not None
+    assert reader.member is not None
+    # 0. Not ours: the reader's keystore belongs to the reader.
+    make_keystore(reader.keystore)
+    reader.passphrase = owner.passphrase
+    reader.ok("keys", "register")
+    reader.fails(
+        "policy", "verify", "--offline", str(signed_file), code=3,
+        match=f"its owner is {owner.member.id}, not this keystore's member {reader.member.id}",
+    )  # fmt: skip
+    # 1. Ours, but signed by keys this keystore never had.
+    document = json.loads(signed_file.read_text())
+    forged = make_policy(
+        MemberSecrets.generate(), feed=document["policy"]["feed"], owner=owner.member.id
+    )
+    document["signatures"] = forged.to_json()["signatures"]
+    signed_file.write_text(json.dumps(document))
+    owner.fails(
+        "policy", "verify", "--offline", str(signed_file), code=3,
+        match="not signed by any key generation of this keystore",
+    )  # fmt: skip
+
+
+def test_sign_into_a_directory_that_does_not_exist(owner: Cli, tmp_path: Path) -> None:
+    path = draft(owner, tmp_path / "p.json")
+    target = tmp_path / "missing" / "signed.json"
+    owner.fails(
+        "policy", "sign", str(path), "-o", str(target), code=1, match=f"{target}: cannot write it"
+    )
+
+
+def test_a_receipt_for_another_version_is_unexpected(
+    owner: Cli, signed_file: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lying(*_args: object) -> httpx.Response:
+        return httpx.Response(201, json={"feed": feed_id(hub), "version": 1, "digest": "sha256:0"})
+
+    monkeypatch.setattr(hub, "_post_policy", lying)
+    owner.fails(
+        "policy", "publish", str(signed_file), "--feed", "reports", code=1,
+        match="the hub's receipt names another policy version",
+    )  # fmt: skip
