@@ -16,7 +16,13 @@ from datetime import datetime
 from exchange.protocol.errors import MalformedPayload
 from exchange.protocol.keys import SignedKeyBundle, verify_key_bundle
 from feeds.errors import TrustError
-from policies import PolicyError, SignedPolicy, verify_policy, verify_successor
+from policies import (
+    PolicyError,
+    SignedPolicy,
+    policy_document,
+    verify_policy,
+    verify_successor,
+)
 
 __all__ = [
     "TrustedPolicy",
@@ -170,5 +176,11 @@ def verify_policy_history(
     # 4. In force.
     newest = versions[-1].policy
     if require_in_force and not newest.in_force(now):
-        raise TrustError(what, f"version {newest.version}, the newest, is not in force now")
+        window = policy_document(newest)
+        until = window["valid_until"] or "revoked"
+        raise TrustError(
+            what,
+            f"version {newest.version}, the newest, is not in force now (it is valid from"
+            f" {window['valid_from']} until {until})",
+        )
     return TrustedPolicy(feed, tuple(versions), tuple(owner_bundles), tuple(signers))

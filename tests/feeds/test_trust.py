@@ -193,7 +193,10 @@ def test_the_owners_key_chain_is_verified_too(history, bundles) -> None:
 
 
 def test_the_newest_version_must_be_in_force(history, bundles) -> None:
-    with pytest.raises(TrustError, match="version 2, the newest, is not in force now"):
+    with pytest.raises(
+        TrustError,
+        match=r"version 2, the newest, is not in force now \(it is valid from 2026-01-01",
+    ):
         verify_policy_history(FEED, history, bundles, now=T0 - timedelta(seconds=1))
     # Drafting a successor does not need the newest version in force.
     trusted = verify_policy_history(
