@@ -50,15 +50,15 @@ def read_page(
     """Return one page of a feed's objects, manifest or versions, as ``member`` may read it.
 
     Raises `CollectionNotFound`, `PermissionDenied`, or `ObjectNotFound` when
-    ``query.stix_id`` names an object with no version in the feed.
+    ``query.stix_id`` names an object of which no version matches the filters
+    on a first page (a later page may be empty after deletions, §3.5). So after
+    a DELETE, a GET of that object or version is a 404 (§5.7).
     """
     with read_transaction(hub.engine) as conn:
         access = authorize(hub, conn, member, collection, Action.READ)
-        if query.stix_id is not None and not hub.objects.exists(
-            conn, access.feed.id, query.stix_id
-        ):
-            raise ObjectNotFound()
         page = hub.objects.page(conn, access.feed.id, query, kind=kind, after=after, limit=limit)
+    if query.stix_id is not None and after is None and not page.rows:
+        raise ObjectNotFound()
     return access, page
 
 
