@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from exchange.services.hub import Hub
 from exchange.settings import HubSettings
@@ -26,7 +26,7 @@ if os.environ.get("CI") and PG_URL is None:  # CI must exercise PostgreSQL
     raise RuntimeError("CI runs must set EXCHANGE_TEST_DATABASE_URL")
 
 
-def _admin_engine():  # type: ignore[no-untyped-def]
+def _admin_engine() -> Engine:
     assert PG_URL is not None
     return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
 
@@ -69,9 +69,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_settings(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> Callable[..., HubSettings]:
+def make_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..., HubSettings]:
     """Build hub settings on a fresh database of the requested backend."""
 
     def make(backend: str = "sqlite", **overrides: object) -> HubSettings:

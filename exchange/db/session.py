@@ -10,6 +10,8 @@ row locks (``SELECT … FOR UPDATE``) taken by the stores.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,7 @@ __all__ = ["make_engine", "migrate", "read_transaction", "write_transaction"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x7E_4D_2E_01  # pg_advisory_xact_lock key: one migrator at a time
+_WAL_ATTEMPTS = 200
 
 
 def _prepare_home(settings: HubSettings) -> None:
@@ -59,16 +62,33 @@ def make_engine(settings: HubSettings, *, pooled: bool = True) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def _enable_wal(cursor: Any) -> None:
+    """Switch the database to WAL (once per database; a no-op afterwards).
+
+    Switching needs a moment of exclusive access, for which SQLite does not
+    wait on its busy handler: processes opening a fresh database together
+    retry briefly instead of failing.
+    """
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver: we emit BEGIN ourselves.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")

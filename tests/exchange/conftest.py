@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 
 with warnings.catch_warnings():
@@ -27,6 +28,22 @@ from exchange.services.hub import Hub
 from exchange.settings import HubSettings
 
 ROOT = "/taxii2/trends"
+NO_SUCH_OBJECT = {
+    "title": "Not Found",
+    "description": "No such object in this collection.",
+    "http_status": "404",
+}
+"""The TAXII error of the object endpoints when no version of the object matches (§5.6-§5.8)."""
+
+
+def _response(response: object) -> httpx.Response:
+    """Narrow a TestClient answer to `httpx.Response`.
+
+    starlette's type hints name the ``httpx2`` package, which is not installed
+    (so the checker sees ``Any``); at run time the TestClient uses ``httpx``.
+    """
+    assert isinstance(response, httpx.Response), type(response)
+    return response
 
 
 @dataclass
@@ -56,12 +73,16 @@ class World:
         """The objects endpoint of ``feed``."""
         return f"{ROOT}/collections/{feed}/objects/"
 
-    def post(self, objects: list[dict[str, object]], who: str = "owner", feed: str = "reports"):  # type: ignore[no-untyped-def]
+    def post(
+        self, objects: list[dict[str, object]], who: str = "owner", feed: str = "reports"
+    ) -> httpx.Response:
         """POST an envelope of ``objects``."""
-        return self.client.post(
-            self.objects_url(feed),
-            json={"objects": objects},
-            headers=self.headers(who, **{"Content-Type": TAXII_21}),
+        return _response(
+            self.client.post(
+                self.objects_url(feed),
+                json={"objects": objects},
+                headers=self.headers(who, **{"Content-Type": TAXII_21}),
+            )
         )
 
     # Helpers added for the TAXII API tests.
@@ -82,26 +103,28 @@ class World:
         """The versions endpoint of ``stix_id`` in ``feed``."""
         return f"{self.objects_url(feed)}{stix_id}/versions/"
 
-    def get(  # type: ignore[no-untyped-def]
+    def get(
         self,
         url: str,
         who: str | None = "owner",
         params: Sequence[tuple[str, str]] | dict[str, str] | None = None,
         **extra: str,
-    ):
+    ) -> httpx.Response:
         """GET ``url`` as ``who`` with query ``params`` (pairs may repeat a name)."""
-        return self.client.get(url, params=params, headers=self.headers(who, **extra))
+        return _response(self.client.get(url, params=params, headers=self.headers(who, **extra)))
 
-    def delete(  # type: ignore[no-untyped-def]
+    def delete(
         self,
         stix_id: str,
         who: str = "owner",
         params: Sequence[tuple[str, str]] | dict[str, str] | None = None,
         feed: str = "reports",
-    ):
+    ) -> httpx.Response:
         """DELETE ``stix_id`` (all versions, or those ``params`` match) from ``feed``."""
-        return self.client.delete(
-            self.object_url(stix_id, feed), params=params, headers=self.headers(who)
+        return _response(
+            self.client.delete(
+                self.object_url(stix_id, feed), params=params, headers=self.headers(who)
+            )
         )
 
     def post_ok(self, objects: list[dict[str, Any]], who: str = "owner") -> dict[str, Any]:
@@ -123,6 +146,11 @@ class World:
         assert body["title"]
         assert body["http_status"] == str(status)
         return body
+
+    @classmethod
+    def assert_no_such_object(cls, response: Any) -> None:
+        """Check ``response`` is the 404 of an object of which no version matches (§5.7)."""
+        assert cls.assert_error(response, 404) == NO_SUCH_OBJECT
 
 
 def build_world(hub: Hub) -> World:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from exchange.protocol.media import TAXII_21
 from exchange.services import admin
 
 if TYPE_CHECKING:
-    from conftest import World
+    from tests.exchange.conftest import World
 
 PROTECTED = [
     "/taxii2/",
@@ -32,7 +33,7 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def _assert_401(w: World, response) -> bytes:  # type: ignore[no-untyped-def]
+def _assert_401(w: World, response: httpx.Response) -> bytes:
     w.assert_error(response, 401)
     challenge = response.headers["www-authenticate"]
     assert challenge.startswith("Basic realm=")

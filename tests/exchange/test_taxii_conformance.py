@@ -24,7 +24,7 @@ from exchange.protocol.taxii import (
 )
 
 if TYPE_CHECKING:
-    from conftest import StixFactory, World
+    from tests.exchange.conftest import StixFactory, World
 
 TAXII_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
 NESTED: dict[type[BaseModel], dict[str, type[BaseModel]]] = {
@@ -87,9 +87,11 @@ def test_every_resource_conforms(world: World, stix: StixFactory) -> None:
             stix2.parse(obj, allow_custom=True, version="2.1")
     _conforms(w.get(w.object_url(v1["id"])), Envelope)
     _conforms(w.get(w.versions_url(v1["id"])), Versions)
-    _conforms(
-        w.get(w.versions_url(v1["id"]), params={"added_after": "2999-01-01T00:00:00Z"}), Versions
-    )
+    # No version matches on a first page: a TAXII error, not an empty resource (§5.7).
+    for url in (w.object_url(v1["id"]), w.versions_url(v1["id"])):
+        none = w.get(url, params={"added_after": "2999-01-01T00:00:00Z"})
+        _conforms(none, TaxiiError)
+        w.assert_no_such_object(none)
 
 
 def test_every_error_conforms(sqlite_world: World) -> None:

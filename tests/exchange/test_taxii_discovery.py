@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 from exchange.protocol.media import TAXII_21
 
 if TYPE_CHECKING:
-    from conftest import World
+    from collections.abc import Callable
+
+    from tests.exchange.conftest import World
 
 
 def test_discovery(sqlite_world: World) -> None:
@@ -28,7 +30,7 @@ def test_discovery(sqlite_world: World) -> None:
     assert "contact" not in body  # absent optional properties are omitted
 
 
-def test_discovery_title_and_contact_come_from_settings(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_discovery_title_and_contact_come_from_settings(make_world: Callable[..., World]) -> None:
     w = make_world("sqlite", title="Exchange Test", contact="ops@example.org", api_root="eu")
     body = w.get("/taxii2/").json()
     assert body["title"] == "Exchange Test"
@@ -50,7 +52,7 @@ def test_api_root_listed_by_discovery_resolves(sqlite_world: World) -> None:
         assert 0 < body["max_content_length"] < 2**53  # a TAXII integer
 
 
-def test_api_root_reports_configured_max_content_length(make_world) -> None:  # type: ignore[no-untyped-def]
+def test_api_root_reports_configured_max_content_length(make_world: Callable[..., World]) -> None:
     w = make_world("sqlite", max_content_length=4096)
     assert w.get(w.url()).json()["max_content_length"] == 4096
 

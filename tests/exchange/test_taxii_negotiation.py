@@ -10,7 +10,7 @@ import pytest
 from exchange.protocol.media import STIX_21, TAXII_21
 
 if TYPE_CHECKING:
-    from conftest import StixFactory, World
+    from tests.exchange.conftest import StixFactory, World
 
 ACCEPTED = [
     TAXII_21,

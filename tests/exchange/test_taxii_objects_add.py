@@ -15,7 +15,7 @@ from exchange.protocol.media import TAXII_21
 from exchange.protocol.timestamps import parse_timestamp_micros
 
 if TYPE_CHECKING:
-    from conftest import StixFactory, World
+    from tests.exchange.conftest import StixFactory, World
 
 TAXII_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
 T1 = "2026-01-01T00:00:00.000Z"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import StixFactory, World
+    from tests.exchange.conftest import StixFactory, World
 
 TAXII_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
 T1 = "2026-01-01T00:00:00.000Z"
@@ -59,7 +59,7 @@ def test_versions_filters_and_paging(three: Any) -> None:
     rest = w.get(url, params={"limit": "2", "next": page["next"]}).json()
     assert rest == {"more": False, "versions": [T3]}
     assert w.get(url, params={"match[spec_version]": "2.1"}).json()["versions"] == [T1, T2, T3]
-    assert w.get(url, params={"match[spec_version]": "2.0"}).json() == {"more": False}
+    w.assert_no_such_object(w.get(url, params={"match[spec_version]": "2.0"}))
     first_added = w.get(url).headers["X-TAXII-Date-Added-First"]
     assert w.get(url, params={"added_after": first_added}).json()["versions"] == [T2, T3]
     # match[version] is not a filter of this endpoint: ignored.
@@ -100,8 +100,9 @@ def test_object_endpoint_versions(three: Any) -> None:
     assert _modified(w.get(url, params={"match[version]": "all"})) == [T1, T2, T3]
     assert _modified(w.get(url, params={"match[version]": f"{T2},first"})) == [T1, T2]
     assert _modified(w.get(url, params={"match[version]": "2026-02-01T00:00:00Z"})) == [T2]
-    assert _modified(w.get(url, params={"match[version]": "2026-02-02T00:00:00Z"})) == []
-    assert _modified(w.get(url, params={"match[spec_version]": "2.0"})) == []
+    # No version matches: 404, though the object is in the collection (§5.6, §5.7).
+    w.assert_no_such_object(w.get(url, params={"match[version]": "2026-02-02T00:00:00Z"}))
+    w.assert_no_such_object(w.get(url, params={"match[spec_version]": "2.0"}))
     page = w.get(url, params={"match[version]": "all", "limit": "1"}).json()
     assert page["more"] is True
     rest = w.get(url, params={"match[version]": "all", "limit": "5", "next": page["next"]})
@@ -163,12 +164,31 @@ def test_delete_one_version(three: Any) -> None:
     url = w.object_url(v1["id"])
     assert w.delete(v1["id"], params={"match[version]": T2}).status_code == 200
     assert _modified(w.get(url, params={"match[version]": "all"})) == [T1, T3]
-    assert _modified(w.get(url, params={"match[version]": T2})) == []
+    w.assert_no_such_object(w.get(url, params={"match[version]": T2}))  # §5.7
     assert w.get(w.versions_url(v1["id"])).json()["versions"] == [T1, T3]
     manifest = w.get(w.manifest_url(), params={"match[version]": "all"}).json()["objects"]
     assert [r["version"] for r in manifest if r["id"] == v1["id"]] == [T1, T3]
     # That version is gone: deleting it again matches nothing.
     w.assert_error(w.delete(v1["id"], params={"match[version]": T2}), 404)
+
+
+def test_only_a_first_page_is_a_404(three: Any) -> None:
+    """A later page (``next``) on which nothing matches any more is an empty 200 (§3.5)."""
+    w, v1, _ = three
+    versions_url, object_url = w.versions_url(v1["id"]), w.object_url(v1["id"])
+    every = {"match[version]": "all", "limit": "2"}
+    versions = w.get(versions_url, params={"limit": "2"}).json()
+    objects = w.get(object_url, params=every).json()
+    assert (versions["more"], objects["more"]) == (True, True)
+    assert w.delete(v1["id"], params={"match[version]": T3}).status_code == 200
+    for url, params in (
+        (versions_url, {"limit": "2", "next": versions["next"]}),
+        (object_url, {**every, "next": objects["next"]}),
+    ):
+        response = w.get(url, params=params)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"more": False}
+    w.assert_no_such_object(w.get(object_url, params={"match[version]": T3}))
 
 
 def test_after_deleting_the_latest_the_previous_is_latest(three: Any) -> None:

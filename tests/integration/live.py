@@ -46,7 +46,8 @@ __all__ = [
 
 EXCHANGE = Path(sys.executable).parent / "exchange"
 """The operator's console script of the interpreter running the tests."""
-EXAMPLES = Path("/work/shared/stix-examples")
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "stix-examples"
+"""The OASIS example bundles, in the shared folder beside the checkout."""
 TAXII_21 = "application/taxii+json;version=2.1"
 STIX_21 = "application/stix+json;version=2.1"
 API_ROOT = "trends"

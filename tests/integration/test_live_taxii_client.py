@@ -34,6 +34,13 @@ JsonObject = dict[str, Any]
 
 BUNDLES = sorted(p.name for p in EXAMPLES.glob("*.json"))
 
+NO_SUCH_OBJECT = {
+    "title": "Not Found",
+    "description": "No such object in this collection.",
+    "http_status": "404",
+}
+"""The TAXII error of the object endpoints when no version of the object matches (§5.6-§5.8)."""
+
 # The versions of the object "a" in the filters feed, oldest first.
 V1, V2, V3 = (
     "2026-02-01T00:00:00.000Z",
@@ -102,12 +109,16 @@ def post(col: Collection, objects: list[JsonObject]) -> Any:
     return status
 
 
-def status_404(call: Any, *args: Any, **kwargs: Any) -> None:
-    """Assert that a taxii2-client call fails with HTTP 404."""
+def status_404(call: Any, *args: Any, **kwargs: Any) -> JsonObject:
+    """Assert that a taxii2-client call fails with HTTP 404 and a TAXII error; return its body."""
     with pytest.raises(HTTPError) as info:
         call(*args, **kwargs)
     assert info.value.response.status_code == 404
     assert info.value.response.headers["content-type"] == TAXII_21
+    body: JsonObject = info.value.response.json()
+    assert body["http_status"] == "404"
+    assert body["title"]
+    return body
 
 
 # --------------------------------------------------------------------------- discovery
@@ -325,13 +336,14 @@ def test_delete_object_versions(api_root: ApiRoot) -> None:
     assert col.object_versions(x)["versions"] == [V1, V3]
     assert objects_of(col.get_objects(version="all")) == [x1, x3, y]
     assert objects_of(col.get_object(x)) == [x3]
-    assert col.get_object(x, version=V2) == {"more": False}  # the object is; that version not
-    status_404(col.delete_object, x, version=V2)
+    # §5.7: after a DELETE, a GET of that version is a 404, though other versions remain.
+    assert status_404(col.get_object, x, version=V2) == NO_SUCH_OBJECT
+    assert status_404(col.delete_object, x, version=V2) == NO_SUCH_OBJECT
 
     col.delete_object(x)  # every remaining version
-    status_404(col.get_object, x)
-    status_404(col.object_versions, x)
-    status_404(col.delete_object, x)
+    assert status_404(col.get_object, x) == NO_SUCH_OBJECT
+    assert status_404(col.object_versions, x) == NO_SUCH_OBJECT
+    assert status_404(col.delete_object, x) == NO_SUCH_OBJECT
     assert objects_of(col.get_objects(version="all")) == [y]
     assert [r["id"] for r in objects_of(col.get_manifest(version="all"))] == [y["id"]]
 

@@ -34,9 +34,11 @@ def _basic(user: str, password: str) -> str:
 
 def test_tokens_are_random_and_hashed() -> None:
     token = new_token()
-    assert token.startswith("tx_") and len(token) > 40
+    assert token.startswith("tx_")
+    assert len(token) > 40
     assert new_token() != token
-    assert hash_token(token) != token and len(hash_token(token)) == 64
+    assert hash_token(token) != token
+    assert len(hash_token(token)) == 64
 
 
 def test_basic_and_bearer_authenticate(sqlite_hub: Hub) -> None:
@@ -69,9 +71,9 @@ def test_every_bad_credential_takes_the_same_path(sqlite_hub: Hub) -> None:
     """Unknown member, wrong token, another member's id, revoked, disabled: one lookup each."""
     acme, acme_token = admin.add_member(sqlite_hub, "acme", MemberKind.INDUSTRY)
     other, other_token = admin.add_member(sqlite_hub, "other", MemberKind.RESEARCH)
-    gone, gone_token = admin.add_member(sqlite_hub, "gone", MemberKind.RESEARCH)
+    _gone, gone_token = admin.add_member(sqlite_hub, "gone", MemberKind.RESEARCH)
     admin.revoke_tokens(sqlite_hub, "gone")
-    off, off_token = admin.add_member(sqlite_hub, "off", MemberKind.RESEARCH)
+    _off, off_token = admin.add_member(sqlite_hub, "off", MemberKind.RESEARCH)
     admin.disable_member(sqlite_hub, "off")
     counting = CountingStore(sqlite_hub.members)
     hub = dataclasses.replace(sqlite_hub, members=counting)  # type: ignore[arg-type]
