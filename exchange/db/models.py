@@ -5,7 +5,16 @@ each object as the JSON it was received in (re-encoded compactly), so serving
 a page never re-parses it.
 """
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -60,7 +69,7 @@ class Feed(SQLModel, table=True):
     policy_ref: str | None = Field(default=None, max_length=200)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     # The operator's consent to anonymous reading; needs a public TLP:CLEAR policy too.
-    public: bool = Field(default=False)
+    public: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # The largest date_added ever given out in this feed; the row is locked to add.
     last_added: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 

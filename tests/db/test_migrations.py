@@ -31,7 +31,8 @@ MIGRATIONS = Path(exchange.db.session.__file__).parent / "migrations"
 MODEL_TABLES = {"member", "token", "feed", "feed_grant", "stix_object", "status", "hub_secret"}
 
 
-def _head() -> str:
+def head_revision() -> str:
+    """The newest migration's revision id."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     head = ScriptDirectory.from_config(config).get_current_head()
@@ -97,7 +98,7 @@ def test_migrate_is_idempotent(fresh: HubSettings) -> None:
     try:
         migrate(engine)
         first = _state(engine)
-        assert first[0] == [(_head(),)]
+        assert first[0] == [(head_revision(),)]
         assert [name for name, _ in first[1]] == ["cursor-mac"]
         assert len(first[1][0][1]) == 32
         migrate(engine)
@@ -134,7 +135,7 @@ def test_concurrent_migrations_of_one_fresh_database_all_succeed(fresh: HubSetti
         assert not [t for t in threads if t.is_alive()], "a migration hung"
         assert errors == []
         versions, secrets = _state(engines[0])
-        assert versions == [(_head(),)]
+        assert versions == [(head_revision(),)]
         assert [name for name, _ in secrets] == ["cursor-mac"]
         assert _differences(engines[0]) == []
     finally:

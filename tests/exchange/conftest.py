@@ -26,6 +26,7 @@ from exchange.protocol.media import TAXII_21
 from exchange.services import admin
 from exchange.services.hub import Hub
 from exchange.settings import HubSettings
+from tests.policy_kit import OwnerKeys, sync_policy
 
 ROOT = "/taxii2/trends"
 NO_SUCH_OBJECT = {
@@ -55,6 +56,7 @@ class World:
     feed_id: str
     tokens: dict[str, str] = field(default_factory=dict)
     members: dict[str, MemberRecord] = field(default_factory=dict)
+    owner_keys: OwnerKeys | None = None
 
     def headers(self, who: str | None = "owner", **extra: str) -> dict[str, str]:
         """Headers for a request as ``who`` (None: anonymous) accepting TAXII 2.1."""
@@ -169,8 +171,11 @@ def build_world(hub: Hub) -> World:
     admin.add_feed(hub, "hidden", "Hidden feed", owner="owner")
     admin.grant(hub, "reader", "reports", read=True, write=False)
     admin.grant(hub, "writer", "reports", read=False, write=True)
+    owner_keys = OwnerKeys(members["owner"])
+    for alias in ("reports", "hidden"):
+        sync_policy(hub, alias, owner_keys)
     client = TestClient(create_app(hub.settings, hub=hub))
-    return World(hub, client, feed.id, tokens, members)
+    return World(hub, client, feed.id, tokens, members, owner_keys)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from exchange.cli import app
 from exchange.settings import get_settings
+from tests.db.test_migrations import head_revision
 
 runner = CliRunner()
 
@@ -99,7 +100,7 @@ def test_migrate_creates_a_private_home_and_database(home: Path) -> None:
 def test_migrate_is_idempotent(home: Path) -> None:
     ok_json("migrate")
     ok_json("migrate")
-    assert query(home, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert query(home, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
 
 
 def test_every_file_in_the_home_is_private_after_writes(home: Path) -> None:

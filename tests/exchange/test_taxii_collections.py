@@ -134,12 +134,21 @@ def test_writer_may_post(world: World, stix: StixFactory) -> None:
 
 
 def test_grant_and_revoke_take_effect_at_once(sqlite_world: World) -> None:
+    """Reading needs the operator's grant AND the owner's policy; either alone is not enough."""
     from exchange.services import admin
+    from tests.policy_kit import sync_policy
 
     w = sqlite_world
+    assert w.owner_keys is not None
     w.assert_error(w.get(w.url("collections/reports/"), who="outsider"), 404)
     admin.grant(w.hub, "outsider", "reports", read=True, write=False)
+    # The operator's grant alone: the feed is visible, but not readable.
+    assert w.get(w.url("collections/reports/"), who="outsider").json()["can_read"] is False
+    w.assert_error(w.get(w.url("collections/reports/objects/"), who="outsider"), 403)
+    # The owner names the member in a new policy version: now it reads.
+    sync_policy(w.hub, "reports", w.owner_keys)
     assert w.get(w.url("collections/reports/"), who="outsider").json()["can_read"] is True
+    assert w.get(w.url("collections/reports/objects/"), who="outsider").status_code == 200
     admin.revoke(w.hub, "outsider", "reports")
     w.assert_error(w.get(w.url("collections/reports/"), who="outsider"), 404)
     assert w.get(w.url("collections/"), who="outsider").json() == {}

@@ -84,4 +84,4 @@ def publish_policies(hub: str, owner: Member, readers: dict[str, tuple[str, ...]
 
 def new_home(base: Path) -> HubHome:
     """A hub home on SQLite under ``base``."""
-    return HubHome(backend="sqlite", home=base / "home")
+    return HubHome(backend="sqlite", home=base / "home", auto_policy=False)

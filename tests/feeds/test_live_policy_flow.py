@@ -106,7 +106,7 @@ class Flow:
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
     base = tmp_path_factory.mktemp("policy-flow")
-    home = HubHome(backend="sqlite", home=base / "home")
+    home = HubHome(backend="sqlite", home=base / "home", auto_policy=False)
     with pytest.MonkeyPatch.context() as patch:
         # `exchange serve` must import this worktree's code, not the editable install's.
         patch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))

@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,12 @@ from typing import IO, Any, TypeVar
 
 import httpx
 import pytest
+from pydantic import SecretStr
+
+from exchange.db.session import read_transaction
+from exchange.services.hub import Hub
+from exchange.settings import HubSettings
+from tests.policy_kit import OwnerKeys, sync_policy
 
 __all__ = [
     "API_ROOT",
@@ -255,9 +262,15 @@ class HubHome:
     backend: str
     home: Path
     database_url: str | None = None
+    auto_policy: bool = True
+    """Keep each feed's policy naming exactly its grant holders (the owner signs with
+    keys made here); off for tests that publish policies themselves."""
     servers: list[ServerProcess] = field(default_factory=list)
     members: dict[str, Member] = field(default_factory=dict)
     feeds: dict[str, str] = field(default_factory=dict)  # alias -> collection id
+    _local: Hub | None = None
+    _owner_keys: dict[str, OwnerKeys] = field(default_factory=dict)  # member id -> keys
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def env(self, **settings: str) -> dict[str, str]:
         """The environment of a hub process: ours minus any EXCHANGE_*, plus this hub's."""
@@ -297,11 +310,43 @@ class HubHome:
         return member
 
     def add_feed(self, alias: str, *, owner: str, title: str | None = None) -> str:
-        """Create a feed owned (read and write) by ``owner``; return its collection id."""
+        """Create a feed owned (read and write) by ``owner``, with the owner's signed policy;
+        return its collection id."""
         out = self.cli("admin", "feed", "add", alias, "--title", title or alias, "--owner", owner)
         feed_id: str = out["id"]
         self.feeds[alias] = feed_id
+        if self.auto_policy:
+            self.sync_policy(feed_id)
         return feed_id
+
+    def local_hub(self) -> Hub:
+        """This hub's database, opened in the test process (for what no CLI command does)."""
+        with self._lock:
+            if self._local is None:
+                self._local = Hub.open(
+                    HubSettings(
+                        home=self.home,
+                        database_url=None
+                        if self.database_url is None
+                        else SecretStr(self.database_url),
+                    )
+                )
+            return self._local
+
+    def sync_policy(self, feed: str) -> None:
+        """As the feed's owner, publish the next policy version naming exactly its grant
+        holders (the owner's keys are generated and registered on first use)."""
+        hub = self.local_hub()
+        with read_transaction(hub.engine) as conn:
+            record = hub.feeds.find(conn, feed)
+            assert record is not None, feed
+            assert record.owner_id is not None, feed
+            owner = hub.members.find(conn, record.owner_id)
+            assert owner is not None
+        with self._lock:
+            keys = self._owner_keys.setdefault(owner.id, OwnerKeys(owner))
+            keys.register(hub)
+        sync_policy(hub, record.id, keys)
 
     def add_members(self, **kinds: str) -> list[Member]:
         """Admit several members (name=kind), running the commands side by side."""
@@ -316,6 +361,8 @@ class HubHome:
         flags = [f for f, on in (("--read", read), ("--write", write)) if on]
         out = self.cli("admin", "grant", member, feed, *flags)
         assert (out["read"], out["write"]) == (read, write)
+        if self.auto_policy:
+            self.sync_policy(feed)
 
     def revoke_tokens(self, member: str) -> int:
         """Revoke every API token of ``member``; return how many."""
@@ -374,3 +421,6 @@ class HubHome:
                 server.process.terminate()
         while self.servers:
             self.stop(self.servers[-1])
+        if self._local is not None:
+            self._local.close()
+            self._local = None

@@ -1,0 +1,104 @@
+"""Give test feeds what the hub now requires: owner keys and a signed policy in force.
+
+The owner's keys are generated per test (no private key is ever committed);
+registration and publication go through the hub's own services, so every
+check the hub makes on real uploads is made here too.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from exchange.db.records import MemberRecord
+from exchange.db.session import read_transaction
+from exchange.services.directory import register_key_bundle
+from exchange.services.hub import Hub
+from exchange.services.policy import publish_policy
+from exchange.services.queries import get_collection
+from exchange.services.trust import latest_policy
+from feeds.crypto.keys import MemberSecrets, build_key_bundle, sign_document
+from policies import POLICY_LABEL, SignedPolicy, policy_document, policy_from_template
+
+__all__ = ["OwnerKeys", "install_policy", "sync_policy"]
+
+
+class OwnerKeys:
+    """A member's generated keys, registered with the hub on first use."""
+
+    def __init__(self, member: MemberRecord) -> None:
+        self.member = member
+        self.secrets = MemberSecrets.generate()
+        self.registered = False
+        self._lock = threading.Lock()
+
+    def register(self, hub: Hub) -> None:
+        """Register the keys with ``hub`` (once, whatever the threads)."""
+        with self._lock:
+            if not self.registered:
+                self._register(hub)
+
+    def _register(self, hub: Hub) -> None:
+        bundle = build_key_bundle(
+            self.secrets, member=self.member.id, sequence=1, previous=None, endorser=None
+        )
+        register_key_bundle(hub, self.member, orjson.dumps(bundle.model_dump(mode="json")))
+        self.registered = True
+
+
+def install_policy(
+    hub: Hub,
+    feed: str,
+    owner: OwnerKeys,
+    *,
+    readers: list[MemberRecord],
+    writers: list[MemberRecord],
+    template: str = "community",
+    previous: SignedPolicy | None = None,
+    valid_from: datetime | None = None,
+    **changes: object,
+) -> SignedPolicy:
+    """Publish a policy for ``feed`` naming ``readers`` and ``writers`` (signed by ``owner``).
+
+    ``previous`` makes it the next version after that one; ``changes`` override
+    fields of the template's policy (say ``retention_days=1``).
+    """
+    owner.register(hub)
+    feed_id = get_collection(hub, owner.member, feed).feed.id
+    policy = policy_from_template(
+        template,
+        feed=feed_id,
+        owner=owner.member.id,
+        valid_from=valid_from or datetime.now(UTC) - timedelta(minutes=1),
+        version=1 if previous is None else previous.policy.version + 1,
+        previous=None if previous is None else previous.digest,
+        readers=tuple(m.id for m in readers),
+        writers=tuple(m.id for m in writers),
+    )
+    document = policy_document(policy)
+    document.update(changes)
+    signed = {
+        "policy": document,
+        "signatures": sign_document(owner.secrets, POLICY_LABEL, document),
+    }
+    return publish_policy(hub, owner.member, feed, orjson.dumps(signed), now=datetime.now(UTC))
+
+
+def sync_policy(hub: Hub, feed: str, owner: OwnerKeys) -> SignedPolicy:
+    """Publish the next policy version of ``feed`` naming exactly its grant holders.
+
+    Readers are the owner and every member granted read; writers the owner and
+    every member granted write: the effective rights are then the operator's
+    grants, as before policies existed.
+    """
+    with read_transaction(hub.engine) as conn:
+        record = hub.feeds.find(conn, feed)
+        assert record is not None, feed
+        grants = hub.feeds.grants(conn, record.id)
+        members = {m.id: m for m in hub.members.list_all(conn)}
+        previous = latest_policy(hub, conn, record)
+    readers = [owner.member] + [members[m] for m, r, _ in grants if r and m != owner.member.id]
+    writers = [owner.member] + [members[m] for m, _, w in grants if w and m != owner.member.id]
+    return install_policy(hub, feed, owner, readers=readers, writers=writers, previous=previous)
