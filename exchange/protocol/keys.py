@@ -133,7 +133,7 @@ def parse_key_bundle(data: bytes | str | dict[str, Any]) -> SignedKeyBundle:
         outer = data if isinstance(data, dict) else load_json(data)
         signed = SignedKeyBundle.model_validate_json(canonical_bytes(outer))
         bundle = signed.keys
-    except (ValidationError, PolicyError) as exc:
+    except (ValidationError, PolicyError, ValueError) as exc:  # ValueError: no canonical form
         raise MalformedPayload("key bundle", "is not a well-formed signed key bundle") from exc
     algs = [k.alg for k in bundle.encryption]
     if len(set(algs)) != len(algs):

@@ -184,3 +184,13 @@ class TestVersionKey:
         with pytest.raises(MalformedPayload, match=r"^modified: ") as info:
             version_key("x", field="modified")
         assert info.value.field == "modified"
+
+
+def test_micros_and_datetimes_convert_both_ways() -> None:
+    from datetime import UTC, datetime
+
+    from exchange.protocol.timestamps import datetime_to_micros, micros_to_datetime
+
+    moment = datetime(2026, 11, 29, 5, 58, 0, 123456, tzinfo=UTC)
+    assert micros_to_datetime(datetime_to_micros(moment)) == moment
+    assert datetime_to_micros(datetime(1970, 1, 1, tzinfo=UTC)) == 0
