@@ -25,14 +25,10 @@ from policies import PolicyError
 __all__ = ["current_bundle", "key_bundles", "register_key_bundle"]
 
 
-def _parse(text: str) -> SignedKeyBundle:
-    return parse_key_bundle(text)
-
-
 def current_bundle(hub: Hub, conn: Connection, member_id: str) -> SignedKeyBundle | None:
     """Return the member's bundle in force (the newest), or None."""
     stored = hub.key_bundles.latest(conn, member_id)
-    return None if stored is None else _parse(stored.document)
+    return None if stored is None else parse_key_bundle(stored.document)
 
 
 def register_key_bundle(hub: Hub, member: MemberRecord, body: bytes) -> StoredDocument:
