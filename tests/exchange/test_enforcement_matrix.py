@@ -1,0 +1,870 @@
+"""The enforcement matrix: every route of the app × every role × every policy state.
+
+The routes come from the app's own route table: each (method, path) the app
+serves under ``/taxii2/`` or ``/exchange/v1/`` is a column of cells, and `TABLE`
+holds exactly one row for it, saying what the route needs (`Need`), how to
+build a valid request (path parameters filled by `fill`, a body where it takes
+one) and what its success looks like. A route added later without a row fails
+its cells and `test_every_route_has_a_row`; a row whose route is gone fails
+`test_every_row_has_a_route`.
+
+Roles (`STANDING`): anonymous; the feed's owner; a reader (grant read, policy
+reader); a writer (grant write, policy writer); *granted* (grant read and
+write, absent from the policy); *named* (reader and writer in the policy, no
+grant); an outsider and an auditor (neither).
+
+Policy states (`PolicyState`), one feed each, grants as in `STANDING`: a policy
+in force naming the roles as in `STANDING`; no policy ever published; and that
+same policy expired (its window ended yesterday). The routes take no ``now``,
+so the expired version is written with the store directly (the hub refuses to
+publish one), and `test_the_policy_states_are_what_they_claim` checks it still
+verifies, so that "expired" is not silently "no valid policy".
+
+The expected outcome is `expected`: a few explicit rules, first match wins.
+Each cell checks the status code and body shape: a success is the route's
+resource (`Row.check`), a failure a TAXII error whose ``http_status`` is the
+status (naming the policy's reason when the grant allowed the action but the
+policy did not). A refused request changes nothing (row counts of every
+table). A caller that may not know the resource the path names (anonymous; no
+grant on the feed; not the poster of the status) gets an answer byte-identical
+to the one about an absent feed, status or member.
+
+One hub per backend serves every cell (module scope), and no cell depends on
+another's order: re-posting the envelope is a success; each DELETE deletes an
+object seeded for it; each POST of a policy publishes to a feed of its own,
+set up in the cell's state; each POST of a key bundle registers the caller's
+next bundle (its first, or a rotation endorsed by the one in force).
+
+Runs on SQLite, and on PostgreSQL too when ``EXCHANGE_TEST_DATABASE_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import func, select
+
+from exchange.app import create_app
+from exchange.db import tables
+from exchange.db.documents import StoredDocument
+from exchange.db.records import MemberKind, MemberRecord
+from exchange.db.session import read_transaction, write_transaction
+from exchange.db.statuses import StatusDetail, StatusRecord
+from exchange.protocol.ids import CollectionId, MemberId, StatusId
+from exchange.protocol.keys import parse_key_bundle
+from exchange.protocol.media import TAXII_21
+from exchange.protocol.timestamps import micros_now
+from exchange.services import admin
+from exchange.services.directory import current_bundle
+from exchange.services.hub import Hub
+from exchange.services.policy import publish_policy
+from exchange.services.stix import validate_object
+from exchange.services.trust import policy_in_force
+from exchange.settings import HubSettings
+from feeds.crypto.keys import MemberSecrets, build_key_bundle, sign_document
+from policies import POLICY_LABEL, parse_signed_policy, policy_document, policy_from_template
+from tests.conftest import BACKENDS
+from tests.exchange.conftest import T0, StixFactory, World, build_world
+
+# ---------------------------------------------------------------------------------------------
+# Who calls, and in which state the feed's policy is.
+
+
+class Role(StrEnum):
+    """A caller; every role but anonymous is a member of that name."""
+
+    ANONYMOUS = "anonymous"
+    OWNER = "owner"
+    READER = "reader"
+    WRITER = "writer"
+    GRANTED = "granted"  # granted read and write, absent from the policy
+    NAMED = "named"  # reader and writer in the policy, no grant
+    OUTSIDER = "outsider"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A member's rights on the feed under test: the operator's grant and the policy's lists."""
+
+    grant_read: bool
+    grant_write: bool
+    policy_read: bool
+    policy_write: bool
+
+    @property
+    def granted(self) -> bool:
+        """Whether the member holds a grant at all (else the feed is absent to it)."""
+        return self.grant_read or self.grant_write
+
+
+STANDING: dict[Role, Standing] = {
+    #                       grant read, grant write, policy reader, policy writer
+    Role.OWNER: Standing(True, True, True, True),
+    Role.READER: Standing(True, False, True, False),
+    Role.WRITER: Standing(False, True, False, True),
+    Role.GRANTED: Standing(True, True, False, False),
+    Role.NAMED: Standing(False, False, True, True),
+    Role.OUTSIDER: Standing(False, False, False, False),
+    Role.AUDITOR: Standing(False, False, False, False),
+}
+"""Every member role (anonymous has none); the feeds' grants and policies are made from it."""
+
+
+class PolicyState(StrEnum):
+    """The state of the feed's signed policy."""
+
+    IN_FORCE = "policy-in-force"
+    NONE = "no-policy"
+    EXPIRED = "expired-policy"
+
+
+DENIAL = {
+    PolicyState.IN_FORCE: "named in the policy",
+    PolicyState.NONE: "no sharing policy in force",
+    PolicyState.EXPIRED: "the policy has expired",
+}
+"""What a 403 says when the grant allows the action and the policy does not."""
+
+
+def rights(role: Role, state: PolicyState) -> tuple[bool, bool]:
+    """A member's effective (read, write) rights: its grant and a policy in force naming it."""
+    standing = STANDING[role]
+    in_force = state is PolicyState.IN_FORCE
+    return (
+        standing.grant_read and standing.policy_read and in_force,
+        standing.grant_write and standing.policy_write and in_force,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The routes, from the app.
+
+PREFIXES = ("/taxii2/", "/exchange/v1/")
+
+
+@dataclass(frozen=True, order=True)
+class Route:
+    """One method of one path of the app."""
+
+    method: str
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def params(self) -> set[str]:
+        """The names of the path's parameters."""
+        return set(re.findall(r"{(\w+)}", self.path))
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[APIRoute, str, set[str]]]:
+    """Every API route of ``app`` with its full path and methods.
+
+    FastAPI keeps included routers as such in ``app.routes``;
+    `iter_route_contexts` walks them as the app does when it routes.
+    """
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            assert context.path is not None
+            assert context.methods is not None
+            yield route, context.path, set(context.methods)
+
+
+def app_routes(app: FastAPI) -> list[Route]:
+    """Every (method, path) ``app`` serves under `PREFIXES`."""
+    return sorted(
+        Route(method, path)
+        for _, path, methods in api_routes(app)
+        if path.startswith(PREFIXES)
+        for method in methods
+    )
+
+
+APP = create_app(HubSettings(home=Path("unused")))  # never started: only its route table is read
+APP_ROUTES = app_routes(APP)
+
+# ---------------------------------------------------------------------------------------------
+# The hub under test: one feed per policy state.
+
+ABSENT_FEED_ID = "5e1f0b8c-58a1-4c9e-9d7b-000000000000"
+ABSENT_ALIAS = "no-such-feed"
+ABSENT_STATUS = "0b6e1f3a-2c4d-4e5f-8a9b-000000000000"
+ABSENT_MEMBER = "identity--7d3c2b1a-0f9e-4d8c-b7a6-000000000000"
+
+
+@dataclass(frozen=True)
+class Refs:
+    """What a request names: a feed and, in it, an object and the owner's status."""
+
+    feed_id: str
+    alias: str
+    object_id: str  # stored in the feed
+    status_id: str  # of the owner's add to the feed
+    owner_id: str  # the feed's owner, whose keys are registered
+    envelope: bytes  # a valid envelope of one object
+
+    def absent(self) -> Refs:
+        """The same names for a feed, status and member that do not exist."""
+        return replace(
+            self,
+            feed_id=ABSENT_FEED_ID,
+            alias=ABSENT_ALIAS,
+            status_id=ABSENT_STATUS,
+            owner_id=ABSENT_MEMBER,
+        )
+
+
+@dataclass
+class Matrix:
+    """A hub with a feed in each policy state, and every role's member."""
+
+    world: World
+    stix: StixFactory
+    secrets: dict[str, MemberSecrets]
+    """Each member's signing secrets in force (the owner's, and whoever registered keys)."""
+    feeds: dict[PolicyState, Refs] = field(default_factory=dict)
+    _scratch: Iterator[int] = field(default_factory=itertools.count)
+
+    @property
+    def hub(self) -> Hub:
+        """The hub under test."""
+        return self.world.hub
+
+    def member(self, role: Role) -> MemberRecord:
+        """The member of ``role`` (not anonymous)."""
+        return self.world.members[role.value]
+
+    def listed(self, named: Callable[[Standing], bool]) -> tuple[str, ...]:
+        return tuple(self.member(r).id for r, s in STANDING.items() if named(s))
+
+    def signed_policy(
+        self,
+        feed_id: str,
+        *,
+        version: int,
+        previous: str | None,
+        valid_from: datetime,
+        valid_until: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The owner's signed policy for ``feed_id`` naming readers and writers per `STANDING`."""
+        owner = self.member(Role.OWNER)
+        policy = policy_from_template(
+            "community",
+            feed=feed_id,
+            owner=owner.id,
+            valid_from=valid_from,
+            version=version,
+            previous=previous,
+            readers=self.listed(lambda s: s.policy_read),
+            writers=self.listed(lambda s: s.policy_write),
+        )
+        document = policy_document(policy)
+        if valid_until is not None:
+            utc = valid_until.astimezone(UTC).replace(tzinfo=None)
+            document["valid_until"] = utc.isoformat(timespec="seconds") + "Z"
+        signatures = sign_document(self.secrets[owner.id], POLICY_LABEL, document)
+        return {"policy": document, "signatures": signatures}
+
+    def next_policy(self, feed_id: str) -> bytes:
+        """The next version of the feed's policy, in force from a minute ago."""
+        with read_transaction(self.hub.engine) as conn:
+            latest = self.hub.policies.latest(conn, feed_id)
+        signed = self.signed_policy(
+            feed_id,
+            version=1 if latest is None else latest.number + 1,
+            previous=None if latest is None else latest.digest,
+            valid_from=datetime.now(UTC) - timedelta(minutes=1),
+        )
+        return orjson.dumps(signed)
+
+    def store_expired_policy(self, feed_id: str) -> None:
+        """Store version 1 of a policy that was in force the day before yesterday only.
+
+        Written with the store: the hub refuses to publish a policy whose window has ended.
+        """
+        now = datetime.now(UTC)
+        signed = parse_signed_policy(
+            self.signed_policy(
+                feed_id,
+                version=1,
+                previous=None,
+                valid_from=now - timedelta(days=2),
+                valid_until=now - timedelta(days=1),
+            )
+        )
+        text = orjson.dumps(signed.to_json()).decode()
+        with write_transaction(self.hub.engine) as conn:
+            self.hub.policies.add(
+                conn, StoredDocument(feed_id, 1, signed.digest, text, micros_now())
+            )
+
+    def seed_object(self, feed_id: str) -> str:
+        """Store a fresh indicator in the feed (with the store: no access check); return its id."""
+        raw = self.stix.indicator()
+        with write_transaction(self.hub.engine) as conn:
+            self.hub.objects.add(
+                conn,
+                CollectionId(feed_id),
+                [validate_object(raw, stix_id=raw["id"])],
+                micros_now(),
+            )
+        return str(raw["id"])
+
+    def seed_status(self, feed_id: str, object_id: str) -> str:
+        """Store the status of an add of ``object_id`` to the feed by its owner; return its id."""
+        status_id = StatusId(str(self.stix.uuid()))
+        record = StatusRecord(
+            id=status_id,
+            feed_id=CollectionId(feed_id),
+            member_id=MemberId(self.member(Role.OWNER).id),
+            request_timestamp=micros_now(),
+            successes=(StatusDetail(object_id, T0),),
+            failures=(),
+        )
+        with write_transaction(self.hub.engine) as conn:
+            self.hub.statuses.add(conn, record)
+        return status_id
+
+    def make_feed(self, state: PolicyState, alias: str) -> Refs:
+        """A feed owned by the owner, granted per `STANDING`, with its policy in ``state``."""
+        hub = self.hub
+        feed = admin.add_feed(hub, alias, f"Matrix feed ({state})", owner=Role.OWNER.value)
+        for role, standing in STANDING.items():
+            if role is not Role.OWNER and standing.granted:
+                admin.grant(
+                    hub, role.value, alias, read=standing.grant_read, write=standing.grant_write
+                )
+        if state is PolicyState.IN_FORCE:
+            body = self.next_policy(feed.id)
+            publish_policy(hub, self.member(Role.OWNER), alias, body, now=datetime.now(UTC))
+        elif state is PolicyState.EXPIRED:
+            self.store_expired_policy(feed.id)
+        object_id = self.seed_object(feed.id)
+        return Refs(
+            feed_id=feed.id,
+            alias=alias,
+            object_id=object_id,
+            status_id=self.seed_status(feed.id, object_id),
+            owner_id=self.member(Role.OWNER).id,
+            envelope=orjson.dumps({"objects": [self.stix.indicator()]}),
+        )
+
+    def scratch_feed(self, state: PolicyState) -> Refs:
+        """A new feed in ``state``, for one cell alone."""
+        return self.make_feed(state, f"scratch-{next(self._scratch)}")
+
+    def counts(self) -> tuple[int, ...]:
+        """How many rows each table holds (a refused request changes none)."""
+        every = (
+            tables.member,
+            tables.token,
+            tables.feed,
+            tables.grant,
+            tables.stix_object,
+            tables.status,
+            tables.key_bundle,
+            tables.policy_version,
+        )
+        query = select(*(select(func.count()).select_from(t).scalar_subquery() for t in every))
+        with read_transaction(self.hub.engine) as conn:
+            return tuple(conn.execute(query).one())
+
+    def send(self, route: Route, url: str, role: Role, body: Body | None) -> httpx.Response:
+        """Send ``route``'s method to ``url`` as ``role``, with ``body``."""
+        headers = {"Accept": TAXII_21 if route.path.startswith("/taxii2/") else "application/json"}
+        if role is not Role.ANONYMOUS:
+            headers["Authorization"] = f"Bearer {self.world.tokens[role.value]}"
+        if body is not None:
+            headers["Content-Type"] = body.content_type
+        response = self.world.client.request(
+            route.method, url, content=None if body is None else body.content, headers=headers
+        )
+        assert isinstance(response, httpx.Response), type(response)
+        return response
+
+
+def build_matrix(hub: Hub) -> Matrix:
+    """The conftest's world, two more members, and one feed per policy state."""
+    world = build_world(hub)
+    for role, kind in ((Role.GRANTED, MemberKind.INDUSTRY), (Role.NAMED, MemberKind.RESEARCH)):
+        world.members[role.value], world.tokens[role.value] = admin.add_member(
+            hub, role.value, kind
+        )
+    assert world.owner_keys is not None
+    assert world.owner_keys.registered
+    matrix = Matrix(
+        world, StixFactory(3), secrets={world.members["owner"].id: world.owner_keys.secrets}
+    )
+    for state in PolicyState:
+        matrix.feeds[state] = matrix.make_feed(state, state.value)
+    return matrix
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def matrix(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Matrix]:
+    """One `Matrix` per storage backend, shared by every cell."""
+    values: dict[str, Any] = {"home": tmp_path_factory.mktemp("matrix")}
+    if request.param == "postgresql":
+        values["database_url"] = request.getfixturevalue("postgres_databases")()
+    hub = Hub.open(HubSettings(**values))
+    built = build_matrix(hub)
+    yield built
+    built.world.client.close()
+    hub.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The table: one row per route.
+
+
+class Need(Enum):
+    """What a route needs of its caller."""
+
+    MEMBER = "any member"
+    POSTER = "the member that posted the status"
+    SEE = "a grant on the feed"
+    READ = "read, by grant and by the policy in force"
+    WRITE = "write, by grant and by the policy in force"
+    READ_WRITE = "read and write, by grant and by the policy in force"
+    OWNER = "the feed's owner"
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request body, and what to record once the hub has accepted it."""
+
+    content_type: str
+    content: bytes
+    accepted: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One request of the matrix: a route, as a role, on a feed in a policy state."""
+
+    matrix: Matrix
+    route: Route
+    role: Role
+    state: PolicyState
+    refs: Refs
+
+    @property
+    def caller(self) -> MemberRecord | None:
+        """The calling member (None: anonymous)."""
+        return None if self.role is Role.ANONYMOUS else self.matrix.member(self.role)
+
+    @property
+    def me(self) -> str:
+        """The caller's member id; for anonymous, the owner's (whose keys it would send)."""
+        caller = self.caller
+        return self.refs.owner_id if caller is None else caller.id
+
+
+Check = Callable[[Cell, httpx.Response], None]
+BodyMaker = Callable[[Cell], Body]
+
+
+@dataclass(frozen=True)
+class Row:
+    """How to call a route and what it answers."""
+
+    need: Need
+    ok: int
+    check: Check
+    body: BodyMaker | None = None
+    policy_document: bool = False  # answers a stored policy version: 404 while there is none
+    keys_of_caller: bool = False  # {member_id} is the caller (else the feed's owner)
+    own_object: bool = False  # a success deletes the object: seed one for each cell
+    own_feed: bool = False  # a success changes the policy state: a feed for each cell
+
+
+def fill(cell: Cell, row: Row, refs: Refs) -> str:
+    """``cell``'s path with every parameter filled from ``refs``."""
+    values = {
+        "api_root": "trends",
+        "collection_id": refs.feed_id,  # TAXII clients name a collection by its id
+        "feed": refs.alias,  # the exchange API takes an alias too
+        "object_id": refs.object_id,
+        "status_id": refs.status_id,
+        "member_id": cell.me if row.keys_of_caller else refs.owner_id,
+        "version": "1",
+    }
+    unknown = cell.route.params - values.keys()
+    assert not unknown, f"{cell.route}: no value for {unknown}; extend fill()"
+    return cell.route.path.format_map(values)
+
+
+# Bodies.
+
+
+def envelope(cell: Cell) -> Body:
+    """The refs' envelope: its first add stores the object, every later one finds it stored."""
+    return Body(TAXII_21, cell.refs.envelope)
+
+
+def next_key_bundle(cell: Cell) -> Body:
+    """The caller's next key bundle: its first, or a rotation endorsed by the one in force."""
+    matrix, member = cell.matrix, cell.me
+    with read_transaction(matrix.hub.engine) as conn:
+        previous = current_bundle(matrix.hub, conn, member)
+    fresh = MemberSecrets.generate()
+    bundle = build_key_bundle(
+        fresh,
+        member=member,
+        sequence=1 if previous is None else previous.keys.sequence + 1,
+        previous=previous,
+        endorser=None if previous is None else matrix.secrets[member],
+    )
+
+    def accepted() -> None:
+        matrix.secrets[member] = fresh
+
+    return Body("application/json", orjson.dumps(bundle.model_dump(mode="json")), accepted)
+
+
+def next_policy(cell: Cell) -> Body:
+    """The next version of the feed's policy, signed by its owner."""
+    return Body("application/json", cell.matrix.next_policy(cell.refs.feed_id))
+
+
+# Success checks: the right resource, about the right things.
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert isinstance(body, dict), body
+    return body
+
+
+def discovery(cell: Cell, response: httpx.Response) -> None:
+    body = _json(response)
+    assert body["api_roots"] == ["/taxii2/trends/"]
+    assert body["default"] == "/taxii2/trends/"
+
+
+def api_root(cell: Cell, response: httpx.Response) -> None:
+    body = _json(response)
+    assert body["versions"] == [TAXII_21]
+    assert isinstance(body["max_content_length"], int)
+
+
+def _collection_rights(cell: Cell, collection: dict[str, Any]) -> None:
+    assert collection["id"] == cell.refs.feed_id
+    assert collection["alias"] == cell.refs.alias
+    assert (collection["can_read"], collection["can_write"]) == rights(cell.role, cell.state)
+
+
+def collections(cell: Cell, response: httpx.Response) -> None:
+    body = _json(response)
+    listed = {c["id"]: c for c in body.get("collections", [])}
+    if STANDING[cell.role].granted:
+        _collection_rights(cell, listed[cell.refs.feed_id])
+    else:
+        assert cell.refs.feed_id not in listed
+    if not listed:
+        assert body == {}  # TAXII 2.1 §5.1: no collections is an empty resource
+
+
+def collection(cell: Cell, response: httpx.Response) -> None:
+    _collection_rights(cell, _json(response))
+
+
+def manifest(cell: Cell, response: httpx.Response) -> None:
+    records = _json(response)["objects"]
+    assert cell.refs.object_id in [r["id"] for r in records]
+    assert all({"id", "date_added", "version"} <= r.keys() for r in records)
+
+
+def objects(cell: Cell, response: httpx.Response) -> None:
+    found = _json(response)["objects"]
+    assert cell.refs.object_id in [o["id"] for o in found]
+    assert all(o["spec_version"] == "2.1" for o in found)
+
+
+def one_object(cell: Cell, response: httpx.Response) -> None:
+    found = _json(response)["objects"]
+    assert [o["id"] for o in found] == [cell.refs.object_id]
+
+
+def added(cell: Cell, response: httpx.Response) -> None:
+    body = _json(response)
+    assert body["status"] == "complete"
+    assert (body["success_count"], body["failure_count"], body["pending_count"]) == (1, 0, 0)
+    [posted] = orjson.loads(cell.refs.envelope)["objects"]
+    assert [s["id"] for s in body["successes"]] == [posted["id"]]
+
+
+def deleted(cell: Cell, response: httpx.Response) -> None:
+    assert response.content == b""
+    o = tables.stix_object
+    query = select(func.count()).select_from(o).where(o.c.stix_id == cell.refs.object_id)
+    with read_transaction(cell.matrix.hub.engine) as conn:
+        assert conn.execute(query).scalar_one() == 0
+
+
+def versions(cell: Cell, response: httpx.Response) -> None:
+    found = _json(response)["versions"]
+    assert found == [T0]  # the seeded indicator's one version
+
+
+def status(cell: Cell, response: httpx.Response) -> None:
+    body = _json(response)
+    assert body["id"] == cell.refs.status_id
+    assert body["successes"] == [{"id": cell.refs.object_id, "version": T0}]
+
+
+def whoami(cell: Cell, response: httpx.Response) -> None:
+    caller = cell.caller
+    assert caller is not None
+    assert _json(response) == {"id": caller.id, "name": caller.name, "kind": caller.kind.value}
+
+
+def bundles(cell: Cell, response: httpx.Response) -> None:
+    body = _json(response)
+    assert body["member"] == cell.refs.owner_id
+    assert body["bundles"]
+    for raw in body["bundles"]:
+        assert parse_key_bundle(raw).keys.member == cell.refs.owner_id
+
+
+def registered(cell: Cell, response: httpx.Response) -> None:
+    body = _json(response)
+    assert body["member"] == cell.me
+    assert isinstance(body["sequence"], int)
+    assert body["sequence"] >= 1
+    assert body["digest"].startswith("sha256:")
+
+
+def policy(cell: Cell, response: httpx.Response) -> None:
+    signed = parse_signed_policy(response.content)
+    assert signed.policy.feed == cell.refs.feed_id
+    assert signed.policy.version == 1
+    assert signed.policy.in_force(datetime.now(UTC)) == (cell.state is PolicyState.IN_FORCE)
+
+
+def policy_versions(cell: Cell, response: httpx.Response) -> None:
+    found = _json(response)["versions"]
+    assert [v["version"] for v in found] == ([] if cell.state is PolicyState.NONE else [1])
+    assert all(v["digest"].startswith("sha256:") for v in found)
+
+
+def published(cell: Cell, response: httpx.Response) -> None:
+    body = _json(response)
+    assert body["feed"] == cell.refs.feed_id
+    assert body["version"] == (1 if cell.state is PolicyState.NONE else 2)
+    assert body["digest"].startswith("sha256:")
+
+
+_C = "/taxii2/{api_root}/collections/{collection_id}"
+_P = "/exchange/v1/feeds/{feed}/policy"
+
+TABLE: dict[str, Row] = {
+    "GET /taxii2/": Row(Need.MEMBER, 200, discovery),
+    "GET /taxii2/{api_root}/": Row(Need.MEMBER, 200, api_root),
+    "GET /taxii2/{api_root}/status/{status_id}/": Row(Need.POSTER, 200, status),
+    "GET /taxii2/{api_root}/collections/": Row(Need.MEMBER, 200, collections),
+    f"GET {_C}/": Row(Need.SEE, 200, collection),
+    f"GET {_C}/manifest/": Row(Need.READ, 200, manifest),
+    f"GET {_C}/objects/": Row(Need.READ, 200, objects),
+    f"POST {_C}/objects/": Row(Need.WRITE, 202, added, body=envelope),
+    f"GET {_C}/objects/{{object_id}}/": Row(Need.READ, 200, one_object),
+    f"DELETE {_C}/objects/{{object_id}}/": Row(Need.READ_WRITE, 200, deleted, own_object=True),
+    f"GET {_C}/objects/{{object_id}}/versions/": Row(Need.READ, 200, versions),
+    "GET /exchange/v1/whoami": Row(Need.MEMBER, 200, whoami),
+    "GET /exchange/v1/members/{member_id}/keys": Row(Need.MEMBER, 200, bundles),
+    "POST /exchange/v1/members/{member_id}/keys": Row(
+        Need.MEMBER, 201, registered, body=next_key_bundle, keys_of_caller=True
+    ),
+    f"GET {_P}": Row(Need.SEE, 200, policy, policy_document=True),
+    f"GET {_P}/versions": Row(Need.SEE, 200, policy_versions),
+    f"GET {_P}/versions/{{version}}": Row(Need.SEE, 200, policy, policy_document=True),
+    f"POST {_P}": Row(Need.OWNER, 201, published, body=next_policy, own_feed=True),
+}
+"""Every route of the app, by ``"METHOD path"``."""
+
+# ---------------------------------------------------------------------------------------------
+# The rules.
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An expected answer: its status, and a fragment its error description must hold."""
+
+    status: int
+    mentions: str | None = None
+
+
+def expected(row: Row, role: Role, state: PolicyState) -> Outcome:
+    """What a cell answers; the first rule that applies decides.
+
+    1. anonymous: 401 (no feed here is public);
+    2. a route for any member: success;
+    3. a status: success for its poster (the owner), else 404 as if absent;
+    4. no grant on the feed: 404 as if absent;
+    5. seeing the feed: success; a policy document while there is none: 404;
+    6. publishing its policy: success for the owner, else 403;
+    7. reading, writing, deleting: success if the effective rights (`rights`) allow,
+       else 403, naming the policy's reason if the grant alone would have allowed.
+    """
+    if role is Role.ANONYMOUS:
+        return Outcome(401)
+    if row.need is Need.MEMBER:
+        return Outcome(row.ok)
+    if row.need is Need.POSTER:
+        return Outcome(row.ok) if role is Role.OWNER else Outcome(404, "No such status")
+    standing = STANDING[role]
+    if not standing.granted:
+        return Outcome(404, "No such collection")
+    if row.need is Need.SEE:
+        if row.policy_document and state is PolicyState.NONE:
+            return Outcome(404, "No such object")
+        return Outcome(row.ok)
+    if row.need is Need.OWNER:
+        return Outcome(row.ok) if role is Role.OWNER else Outcome(403, "only its owner")
+    can_read, can_write = rights(role, state)
+    by_grant, allowed = {
+        Need.READ: (standing.grant_read, can_read),
+        Need.WRITE: (standing.grant_write, can_write),
+        Need.READ_WRITE: (standing.grant_read and standing.grant_write, can_read and can_write),
+    }[row.need]
+    if allowed:
+        return Outcome(row.ok)
+    return Outcome(403, DENIAL[state] if by_grant else None)
+
+
+def hides(route: Route, role: Role) -> bool:
+    """Whether ``role`` may not know of the feed, status or member the path names."""
+    named = route.params
+    if role is Role.ANONYMOUS:
+        return bool(named & {"collection_id", "feed", "status_id", "member_id"})
+    if named & {"collection_id", "feed"}:
+        return not STANDING[role].granted
+    if "status_id" in named:
+        return role is not Role.OWNER
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests.
+
+
+def _media_type(route: Route) -> str:
+    return TAXII_21 if route.path.startswith("/taxii2/") else "application/json"
+
+
+def _assert_error(route: Route, response: httpx.Response, outcome: Outcome) -> None:
+    assert response.status_code == outcome.status, response.text
+    assert response.headers["content-type"] == _media_type(route)
+    body = _json(response)
+    assert isinstance(body["title"], str)
+    assert body["title"]
+    assert body["http_status"] == str(outcome.status)
+    if outcome.mentions is not None:
+        assert outcome.mentions in body["description"], body
+    if outcome.status == 401:
+        assert "Bearer" in response.headers["www-authenticate"]
+
+
+def _answer(response: httpx.Response) -> tuple[int, str | None, str | None, bytes]:
+    headers = response.headers
+    return (
+        response.status_code,
+        headers.get("content-type"),
+        headers.get("www-authenticate"),
+        response.content,
+    )
+
+
+@pytest.mark.parametrize("state", list(PolicyState), ids=str)
+@pytest.mark.parametrize("role", list(Role), ids=str)
+@pytest.mark.parametrize("route", APP_ROUTES, ids=str)
+def test_cell(matrix: Matrix, route: Route, role: Role, state: PolicyState) -> None:
+    row = TABLE.get(str(route))
+    if row is None:
+        pytest.fail(f"{route} has no row in TABLE: say how to call it and what it answers")
+    refs = matrix.scratch_feed(state) if row.own_feed else matrix.feeds[state]
+    if row.own_object:
+        refs = replace(refs, object_id=matrix.seed_object(refs.feed_id))
+    cell = Cell(matrix, route, role, state, refs)
+    body = None if row.body is None else row.body(cell)
+    outcome = expected(row, role, state)
+    before = matrix.counts()
+
+    response = matrix.send(route, fill(cell, row, refs), role, body)
+
+    if outcome.status >= 400:
+        _assert_error(route, response, outcome)
+    else:
+        assert response.status_code == outcome.status, response.text
+        assert response.headers["content-type"] == _media_type(route)
+        row.check(cell, response)
+        if body is not None and body.accepted is not None:
+            body.accepted()
+    if hides(route, role):
+        absent = matrix.send(route, fill(cell, row, refs.absent()), role, body)
+        assert _answer(response) == _answer(absent)
+    if outcome.status >= 400:
+        assert matrix.counts() == before, "a refused request changed the hub"
+
+
+def test_every_route_has_a_row() -> None:
+    missing = [str(r) for r in APP_ROUTES if str(r) not in TABLE]
+    assert not missing, f"routes without a row in TABLE: {missing}"
+
+
+def test_every_row_has_a_route() -> None:
+    served = {str(r) for r in APP_ROUTES}
+    stale = [key for key in TABLE if key not in served]
+    assert not stale, f"rows of TABLE for routes the app does not serve: {stale}"
+
+
+def test_every_api_route_is_under_a_prefix() -> None:
+    """A route elsewhere would escape the matrix."""
+    outside = [path for _, path, _ in api_routes(APP) if not path.startswith(PREFIXES)]
+    assert not outside
+
+
+def test_the_matrix_covers_the_app() -> None:
+    assert len(APP_ROUTES) == len(TABLE) >= 18
+    assert {r.path.split("/")[1] for r in APP_ROUTES} == {"taxii2", "exchange"}
+
+
+def test_the_policy_states_are_what_they_claim(matrix: Matrix) -> None:
+    """In force, absent, and expired yet verifying (so "expired" is not "no valid policy")."""
+    now = datetime.now(UTC)
+    hub = matrix.hub
+    with read_transaction(hub.engine) as conn:
+        for state, refs in matrix.feeds.items():
+            feed = hub.feeds.find(conn, refs.alias)
+            assert feed is not None
+            signed = policy_in_force(hub, conn, feed)
+            if state is PolicyState.NONE:
+                assert hub.policies.latest(conn, feed.id) is None
+                continue
+            assert signed is not None, state
+            assert signed.policy.in_force(now) == (state is PolicyState.IN_FORCE)
+            assert set(signed.policy.readers) == set(matrix.listed(lambda s: s.policy_read))
+            assert set(signed.policy.writers) == set(matrix.listed(lambda s: s.policy_write))
+            granted = {m: (r, w) for m, r, w in hub.feeds.grants(conn, feed.id)}
+            assert granted == {
+                matrix.member(role).id: (s.grant_read, s.grant_write)
+                for role, s in STANDING.items()
+                if s.granted
+            }
