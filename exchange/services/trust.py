@@ -50,18 +50,25 @@ def verify_by_owner(signed: SignedPolicy, candidates: list[SigningKeys]) -> None
     raise PolicySignatureError("it is not signed by the owner's registered keys")
 
 
+def _belongs(signed: SignedPolicy, feed: FeedRecord, version: int) -> bool:
+    policy = signed.policy
+    return policy.feed == feed.id and policy.owner == feed.owner_id and policy.version == version
+
+
 def policy_in_force(hub: Hub, conn: Connection, feed: FeedRecord) -> SignedPolicy | None:
     """Return the feed's verified policy in force, or None if it has no valid one."""
     stored = hub.policies.latest(conn, feed.id)
     if stored is None:
         return None
     cached = hub.verified_policies.get(stored.document)
-    if cached is not None:
+    # The cache vouches for the signatures only: the same text may since have been
+    # copied into another feed's row, or another version's.
+    if cached is not None and _belongs(cached, feed, stored.number):
         return cached
     try:
         signed = parse_signed_policy(stored.document)
-        if signed.policy.feed != feed.id or signed.policy.owner != feed.owner_id:
-            raise PolicyError("it names another feed or owner")
+        if not _belongs(signed, feed, stored.number):
+            raise PolicyError("it names another feed, owner or version than its row")
         verify_by_owner(signed, owner_keys(hub, conn, signed.policy.owner, current_only=False))
     except (PolicyError, MalformedPayload) as exc:
         log.warning("feed %s: stored policy version %d does not verify", feed.id, stored.number)
