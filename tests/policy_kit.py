@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
 from exchange.db.records import MemberRecord
 from exchange.db.session import read_transaction
-from exchange.services.directory import register_key_bundle
+from exchange.services.directory import current_bundle, register_key_bundle
 from exchange.services.hub import Hub
 from exchange.services.policy import publish_policy
 from exchange.services.queries import get_collection
@@ -22,7 +23,15 @@ from exchange.services.trust import latest_policy
 from feeds.crypto.keys import MemberSecrets, build_key_bundle, sign_document
 from policies import POLICY_LABEL, SignedPolicy, policy_document, policy_from_template
 
-__all__ = ["OwnerKeys", "install_policy", "sync_policy"]
+__all__ = [
+    "OwnerKeys",
+    "assert_exchange_error",
+    "draft_policy",
+    "install_policy",
+    "rotate_keys",
+    "signed_policy",
+    "sync_policy",
+]
 
 
 class OwnerKeys:
@@ -102,3 +111,77 @@ def sync_policy(hub: Hub, feed: str, owner: OwnerKeys) -> SignedPolicy:
     readers = [owner.member] + [members[m] for m, r, _ in grants if r and m != owner.member.id]
     writers = [owner.member] + [members[m] for m, _, w in grants if w and m != owner.member.id]
     return install_policy(hub, feed, owner, readers=readers, writers=writers, previous=previous)
+
+
+# Helpers for tests of the key directory and policy endpoints (issue 3).
+
+
+def draft_policy(
+    hub: Hub,
+    feed: str,
+    owner: OwnerKeys,
+    *,
+    readers: list[MemberRecord],
+    writers: list[MemberRecord],
+    template: str = "community",
+    previous: SignedPolicy | None = None,
+    valid_from: datetime | None = None,
+    **changes: object,
+) -> dict[str, Any]:
+    """Return, unsigned, the normal-form policy document `install_policy` would sign."""
+    feed_id = get_collection(hub, owner.member, feed).feed.id
+    policy = policy_from_template(
+        template,
+        feed=feed_id,
+        owner=owner.member.id,
+        valid_from=valid_from or datetime.now(UTC) - timedelta(minutes=1),
+        version=1 if previous is None else previous.policy.version + 1,
+        previous=None if previous is None else previous.digest,
+        readers=tuple(m.id for m in readers),
+        writers=tuple(m.id for m in writers),
+    )
+    document = policy_document(policy)
+    document.update(changes)
+    return document
+
+
+def signed_policy(document: dict[str, Any], signer: MemberSecrets) -> dict[str, Any]:
+    """Return ``document`` with both signatures of ``signer`` (the owner's keys, or not)."""
+    return {"policy": document, "signatures": sign_document(signer, POLICY_LABEL, document)}
+
+
+def rotate_keys(hub: Hub, keys: OwnerKeys) -> MemberSecrets:
+    """Register the next key bundle of ``keys``' member, endorsed by the bundle in force.
+
+    ``keys`` then holds the new generation; the old one is returned.
+    """
+    keys.register(hub)
+    with read_transaction(hub.engine) as conn:
+        previous = current_bundle(hub, conn, keys.member.id)
+    assert previous is not None
+    old, new = keys.secrets, MemberSecrets.generate()
+    bundle = build_key_bundle(
+        new,
+        member=keys.member.id,
+        sequence=previous.keys.sequence + 1,
+        previous=previous,
+        endorser=old,
+    )
+    register_key_bundle(hub, keys.member, orjson.dumps(bundle.model_dump(mode="json")))
+    keys.secrets = new
+    return old
+
+
+def assert_exchange_error(response: Any, status: int, description: str) -> dict[str, Any]:
+    """Check ``response`` is an error of the exchange API (plain JSON) with ``status``
+    whose description contains ``description``; return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"title", "description", "http_status"}, body
+    assert body["title"]
+    assert body["http_status"] == str(status)
+    assert description in body["description"], body
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Basic realm=")
+    return body
