@@ -10,6 +10,8 @@
     │   ├── CollectionNotFound
     │   ├── ObjectNotFound
     │   ├── StatusNotFound
+    │   ├── PolicyNotFound
+    │   ├── KeysNotFound
     │   └── MemberNotFound
     ├── PermissionDenied           the caller sees the resource but may not do this
     ├── NotAcceptable              Accept names no media type the endpoint serves
@@ -34,6 +36,7 @@ __all__ = [
     "ExchangeError",
     "InvalidDocument",
     "InvalidParameter",
+    "KeysNotFound",
     "MalformedBody",
     "MemberNotFound",
     "NotAcceptable",
@@ -41,6 +44,7 @@ __all__ = [
     "ObjectNotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "PolicyNotFound",
     "StatusNotFound",
     "UnprocessableContent",
     "UnsupportedMediaType",
@@ -98,6 +102,21 @@ class StatusNotFound(NotFound):
         super().__init__("No such status resource.")
 
 
+class PolicyNotFound(NotFound):
+    """Raised for a feed with no policy version (or not the one asked for)."""
+
+    def __init__(self) -> None:
+        super().__init__("This feed has no such sharing policy version.")
+
+
+class KeysNotFound(NotFound):
+    """Raised for a member id with no registered key bundle (absent or not, alike)."""
+
+    def __init__(self, member: str) -> None:
+        super().__init__(f"No key bundles are registered for {member}.")
+        self.member = member
+
+
 class MemberNotFound(NotFound):
     """Raised by operator commands for a member id or name that does not exist."""
 
@@ -111,7 +130,7 @@ class PermissionDenied(ExchangeError):
 
     def __init__(self, action: str, reason: str | None = None) -> None:
         why = f" ({reason})" if reason else ""
-        super().__init__(f"You may not {action} in this collection{why}.")
+        super().__init__(f"You may not {action}{why}.")
         self.action = action
         self.reason = reason
 

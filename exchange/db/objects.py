@@ -98,6 +98,9 @@ class ObjectStore(Protocol):
     def purge(self, conn: Connection, feed_id: CollectionId, before: int, limit: int) -> int:
         """Delete up to ``limit`` of the oldest rows added before ``before``; return how many."""
 
+    def has_before(self, conn: Connection, feed_id: CollectionId, before: int) -> bool:
+        """Return True if the feed holds a row added before ``before`` (an index probe)."""
+
 
 @dataclass(slots=True)
 class _Known:
@@ -368,3 +371,11 @@ class SqlObjectStore:
                 .where(o.c.seq.in_([r.seq for r in remaining]))
                 .values(is_first=o.c.seq == first, is_last=o.c.seq == last)
             )
+
+    def has_before(self, conn: Connection, feed_id: CollectionId, before: int) -> bool:
+        """Return True if the feed holds a row added before ``before`` (an index probe)."""
+        o = tables.stix_object
+        row = conn.execute(
+            select(o.c.seq).where(o.c.feed_id == feed_id, o.c.date_added < before).limit(1)
+        ).first()
+        return row is not None

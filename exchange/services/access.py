@@ -35,9 +35,9 @@ class Action(Enum):
     """What a request wants to do in a feed."""
 
     SEE = "see this collection"
-    READ = "read objects"
-    WRITE = "add objects"
-    DELETE = "delete objects"
+    READ = "read objects in this collection"
+    WRITE = "add objects in this collection"
+    DELETE = "delete objects in this collection"
 
 
 def _allows(

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from exchange.db.documents import StoredDocument
 from exchange.db.records import MemberRecord
 from exchange.db.session import read_transaction, write_transaction
-from exchange.errors import Conflict, InvalidDocument, MemberNotFound
+from exchange.errors import Conflict, InvalidDocument, KeysNotFound
 from exchange.protocol.errors import MalformedPayload
 from exchange.protocol.keys import SignedKeyBundle, parse_key_bundle, verify_key_bundle
 from exchange.protocol.timestamps import micros_now
@@ -41,7 +41,7 @@ def register_key_bundle(hub: Hub, member: MemberRecord, body: bytes) -> StoredDo
         signed = parse_key_bundle(body)
     except MalformedPayload as exc:
         raise InvalidDocument(
-            "key bundle", exc.reason if exc.field == "key bundle" else str(exc)
+            "key bundle", f"it {exc.reason}" if exc.field == "key bundle" else str(exc)
         ) from exc
     bundle = signed.keys
     if bundle.member != member.id:
@@ -53,6 +53,8 @@ def register_key_bundle(hub: Hub, member: MemberRecord, body: bytes) -> StoredDo
             try:
                 verify_key_bundle(signed, previous)
             except MalformedPayload as exc:
+                if exc.field != "sequence":  # a malformed rotation, not a stale or forked one
+                    raise InvalidDocument("key bundle", str(exc)) from exc
                 raise Conflict(f"The key bundle was refused: {exc.reason}.") from exc
             except PolicyError as exc:
                 raise InvalidDocument("key bundle", exc.message) from exc
@@ -66,10 +68,10 @@ def register_key_bundle(hub: Hub, member: MemberRecord, body: bytes) -> StoredDo
 def key_bundles(hub: Hub, member_ref: str) -> list[StoredDocument]:
     """Return every key bundle of a member (by id), oldest first.
 
-    Raises `MemberNotFound` if the member does not exist or has no bundle.
+    Raises `KeysNotFound` if the member does not exist or has no bundle (alike).
     """
     with read_transaction(hub.engine) as conn:
         found = hub.key_bundles.all(conn, member_ref)
     if not found:
-        raise MemberNotFound(member_ref)
+        raise KeysNotFound(member_ref)
     return found

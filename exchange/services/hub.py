@@ -14,7 +14,7 @@ from exchange.db.secrets import CURSOR_MAC, load_secret
 from exchange.db.session import make_engine, migrate, read_transaction
 from exchange.db.statuses import SqlStatusStore, StatusStore
 from exchange.settings import HubSettings
-from policies import SignedPolicy
+from policies import SignedPolicy, SigningKeys
 
 __all__ = ["Hub"]
 
@@ -34,6 +34,8 @@ class Hub:
     cursor_key: bytes
     verified_policies: dict[str, SignedPolicy] = field(default_factory=dict)
     """Signed policies already verified, keyed by their stored text (content-addressed)."""
+    verified_chains: dict[tuple[str, ...], list[SigningKeys]] = field(default_factory=dict)
+    """Members' verified signing keys, keyed by the digests of their stored bundles."""
 
     @classmethod
     def open(cls, settings: HubSettings, *, migrate_first: bool = True) -> Hub:

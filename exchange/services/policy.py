@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from exchange.db.documents import StoredDocument
 from exchange.db.records import MemberRecord
 from exchange.db.session import read_transaction, write_transaction
-from exchange.errors import Conflict, InvalidDocument, ObjectNotFound, PermissionDenied
+from exchange.errors import Conflict, InvalidDocument, PermissionDenied, PolicyNotFound
 from exchange.protocol.timestamps import micros_now
 from exchange.services.access import Action, authorize
 from exchange.services.hub import Hub
@@ -113,7 +113,7 @@ def policy_version(
 ) -> StoredDocument:
     """Return one version (None: the newest) of a feed's policy.
 
-    Raises `CollectionNotFound`, or `ObjectNotFound` if there is no such version.
+    Raises `CollectionNotFound`, or `PolicyNotFound` if there is no such version.
     """
     with read_transaction(hub.engine) as conn:
         access = authorize(hub, conn, member, collection, Action.SEE, now=now)
@@ -123,5 +123,5 @@ def policy_version(
             else hub.policies.get(conn, access.feed.id, version)
         )
     if found is None:
-        raise ObjectNotFound()
+        raise PolicyNotFound()
     return found

@@ -12,6 +12,7 @@ from exchange.errors import ObjectNotFound, StatusNotFound
 from exchange.protocol.timestamps import datetime_to_micros
 from exchange.services.access import Action, authorize, visible_feeds
 from exchange.services.hub import Hub
+from exchange.services.retention import purge_feed
 
 __all__ = [
     "delete_object",
@@ -75,17 +76,30 @@ def read_page(
     on a first page (a later page may be empty after deletions, §3.5). So after
     a DELETE, a GET of that object or version is a 404 (§5.7).
     """
+    moment = _now(now)
     with read_transaction(hub.engine) as conn:
-        moment = _now(now)
         access = authorize(hub, conn, member, collection, Action.READ, now=moment)
-        page = hub.objects.page(
-            conn,
-            access.feed.id,
-            query,
-            kind=kind,
-            after=after,
-            limit=limit,
-            not_before=_retention_start(access, moment),
+        not_before = _retention_start(access, moment)
+        expired = not_before is not None and hub.objects.has_before(
+            conn, access.feed.id, not_before
+        )
+        if not expired:
+            page = hub.objects.page(
+                conn,
+                access.feed.id,
+                query,
+                kind=kind,
+                after=after,
+                limit=limit,
+                not_before=not_before,
+            )
+    if expired:
+        # Versions went past retention since the last purge: purge this feed now, so
+        # that first/last mean the first and last *kept* versions, then read again.
+        assert not_before is not None
+        purge_feed(hub, access.feed.id, not_before)
+        return read_page(
+            hub, member, collection, query, kind=kind, after=after, limit=limit, now=moment
         )
     if query.stix_id is not None and after is None and not page.rows:
         raise ObjectNotFound()

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from exchange.db.records import FeedRecord
 from exchange.protocol.errors import MalformedPayload
-from exchange.protocol.keys import parse_key_bundle
+from exchange.protocol.keys import SignedKeyBundle, parse_key_bundle, verify_key_bundle
 from exchange.services.hub import Hub
 from policies import (
     PolicyError,
@@ -30,11 +30,30 @@ log = logging.getLogger("exchange.policy")
 
 
 def owner_keys(hub: Hub, conn: Connection, owner: str, *, current_only: bool) -> list[SigningKeys]:
-    """Return the signing keys of the owner's registered bundles (or only the newest)."""
+    """Return the signing keys of the owner's bundles that form a verified chain
+    (or only the newest of them).
+
+    The hub re-verifies what its own database holds, as clients do: a bundle
+    inserted there without the endorsement of the one before it (and every bundle
+    after it) is not the owner's, so nothing it signed verifies.
+    """
     stored = hub.key_bundles.all(conn, owner)
-    if current_only:
-        stored = stored[-1:]
-    return [parse_key_bundle(s.document).keys.signing_keys() for s in stored]
+    cache_key = tuple(s.digest for s in stored)
+    chain = hub.verified_chains.get(cache_key)
+    if chain is None:
+        chain = []
+        previous: SignedKeyBundle | None = None
+        for record in stored:
+            try:
+                bundle = parse_key_bundle(record.document)
+                verify_key_bundle(bundle, previous)
+            except (MalformedPayload, PolicyError):
+                log.warning("member %s: key bundle %d does not verify", owner, record.number)
+                break
+            chain.append(bundle.keys.signing_keys())
+            previous = bundle
+        hub.verified_chains[cache_key] = chain
+    return chain[-1:] if current_only else list(chain)
 
 
 def verify_by_owner(signed: SignedPolicy, candidates: list[SigningKeys]) -> None:

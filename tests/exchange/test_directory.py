@@ -288,8 +288,10 @@ Tamper = Callable[[MemberSecrets, dict[str, Any]], dict[str, Any] | bytes]
             "exactly one ed25519 and one ml-dsa-65 signature are required",
             id="one-signature",
         ),
-        pytest.param(_not_json, "is not a well-formed signed key bundle", id="not-json"),
-        pytest.param(_unknown_field, "is not a well-formed signed key bundle", id="unknown-field"),
+        pytest.param(_not_json, "it is not a well-formed signed key bundle", id="not-json"),
+        pytest.param(
+            _unknown_field, "it is not a well-formed signed key bundle", id="unknown-field"
+        ),
     ],
 )
 def test_first_bundle_not_self_signed_is_refused(
@@ -397,14 +399,14 @@ def test_sequence_2_as_a_first_bundle_is_409(sqlite_world: World) -> None:
     assert bundles_of(w, outsider) == []
 
 
-def test_a_first_bundle_with_endorsements_is_409(sqlite_world: World) -> None:
+def test_a_first_bundle_with_endorsements_is_422(sqlite_world: World) -> None:
     w = sqlite_world
     outsider = w.members["outsider"].id
     secrets = MemberSecrets.generate()
     document = as_json(first_bundle(secrets, outsider))
     document["endorsements"] = sign_document(secrets, KEYS_LABEL, document["bundle"])
     response = post_keys(w, "outsider", document)
-    assert_exchange_error(response, 409, "a first bundle has nothing to endorse it")
+    assert_exchange_error(response, 422, "a first bundle has nothing to endorse it")
     assert bundles_of(w, outsider) == []
 
 

@@ -734,7 +734,7 @@ def expected(row: Row, role: Role, state: PolicyState) -> Outcome:
         return Outcome(404, "No such collection")
     if row.need is Need.SEE:
         if row.policy_document and state is PolicyState.NONE:
-            return Outcome(404, "No such object")
+            return Outcome(404, "no such sharing policy version")
         return Outcome(row.ok)
     if row.need is Need.OWNER:
         return Outcome(row.ok) if role is Role.OWNER else Outcome(403, "only its owner")

@@ -179,7 +179,7 @@ def test_owner_publishes_versions_and_every_one_is_kept(world: World) -> None:
                 # Exactly as signed: it still verifies with the owner's keys.
                 verify_policy(parse_signed_policy(one.content), owner_keys)
     missing = call(w, "GET", policy_url("reports", "/versions/4"), "reader")
-    assert_exchange_error(missing, 404, "No such object")
+    assert_exchange_error(missing, 404, "no such sharing policy version")
     # The newest version is the one in force.
     assert w.get(w.url("collections/reports/"), who="reader").status_code == 200
     with read_transaction(w.hub.engine) as conn:
@@ -601,7 +601,9 @@ def test_a_feed_without_a_policy_serves_nothing_but_its_policy(
     assert (collection.json()["can_read"], collection.json()["can_write"]) == (False, False)
     # Its policy endpoints work.
     assert call(w, "GET", policy_url("fresh", "/versions"), "reader").json() == {"versions": []}
-    assert_exchange_error(call(w, "GET", policy_url("fresh"), "reader"), 404, "No such object")
+    assert_exchange_error(
+        call(w, "GET", policy_url("fresh"), "reader"), 404, "no such sharing policy version"
+    )
     assert w.owner_keys is not None
     document = owner_signed(
         w,
@@ -854,3 +856,57 @@ def test_an_older_version_copied_over_the_newest_is_no_policy(world: World) -> N
     _copy_policy(w, ("reports", 1), ("reports", 2))
     body = w.assert_error(w.get(w.objects_url(), who="reader"), 403)
     assert body["description"] == NO_POLICY
+
+
+def test_a_key_bundle_and_policy_inserted_in_the_database_open_nothing(
+    world: World, stix: StixFactory
+) -> None:
+    """The operator inserts a 'rotation' of the owner's keys (its own keys, not endorsed by
+    the owner's) and a policy version signed with them naming the outsider: the hub
+    re-verifies the owner's key chain, so that policy is no policy and nobody reads."""
+    w = world
+    w.post_ok([stix.indicator()])
+    admin.grant(w.hub, "outsider", "reports", read=True, write=False)
+    owner = w.members["owner"]
+    with read_transaction(w.hub.engine) as conn:
+        in_place = current_bundle(w.hub, conn, owner.id)
+        current = latest_policy(w.hub, conn, get_collection(w.hub, owner, "reports").feed)
+    assert in_place is not None
+    assert current is not None
+    forged_keys = MemberSecrets.generate()
+    forged_bundle = build_key_bundle(
+        forged_keys, member=owner.id, sequence=2, previous=in_place, endorser=forged_keys
+    )
+    assert w.owner_keys is not None
+    document = draft_policy(
+        w.hub,
+        "reports",
+        w.owner_keys,
+        readers=members(w, "owner", "reader", "outsider"),
+        writers=members(w, "owner", "writer"),
+        previous=current,
+    )
+    forged_policy = signed_policy(document, forged_keys)
+    now = datetime_to_micros(datetime.now(UTC))
+    with write_transaction(w.hub.engine) as conn:
+        conn.execute(
+            insert(tables.key_bundle).values(
+                member_id=owner.id,
+                sequence=2,
+                digest=forged_bundle.digest,
+                document=orjson.dumps(forged_bundle.model_dump(mode="json")).decode(),
+                created_at=now,
+            )
+        )
+        conn.execute(
+            insert(tables.policy_version).values(
+                feed_id=w.feed_id,
+                version=current.policy.version + 1,
+                digest=parse_signed_policy(forged_policy).digest,
+                document=orjson.dumps(forged_policy).decode(),
+                created_at=now,
+            )
+        )
+    for who in ("outsider", "reader", "owner"):
+        body = w.assert_error(w.get(w.objects_url(), who=who), 403)
+        assert "no sharing policy in force" in body["description"]
