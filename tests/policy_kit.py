@@ -75,23 +75,18 @@ def install_policy(
     fields of the template's policy (say ``retention_days=1``).
     """
     owner.register(hub)
-    feed_id = get_collection(hub, owner.member, feed).feed.id
-    policy = policy_from_template(
-        template,
-        feed=feed_id,
-        owner=owner.member.id,
-        valid_from=valid_from or datetime.now(UTC) - timedelta(minutes=1),
-        version=1 if previous is None else previous.policy.version + 1,
-        previous=None if previous is None else previous.digest,
-        readers=tuple(m.id for m in readers),
-        writers=tuple(m.id for m in writers),
+    document = draft_policy(
+        hub,
+        feed,
+        owner,
+        readers=readers,
+        writers=writers,
+        template=template,
+        previous=previous,
+        valid_from=valid_from,
+        **changes,
     )
-    document = policy_document(policy)
-    document.update(changes)
-    signed = {
-        "policy": document,
-        "signatures": sign_document(owner.secrets, POLICY_LABEL, document),
-    }
+    signed = signed_policy(document, owner.secrets)
     return publish_policy(hub, owner.member, feed, orjson.dumps(signed), now=datetime.now(UTC))
 
 
