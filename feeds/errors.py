@@ -12,6 +12,9 @@
     │   └── WrongPassphrase        the passphrase does not open the key file
     ├── TrustError                 something the hub served does not verify: a policy, a
     │                              key bundle, a pinned owner
+    │   └── EnvelopeRefused        a sealed report fails a check (signature, recipients,
+    │                              commitment, decryption); ``reason`` says which
+    ├── NotARecipient              a sealed report is not addressed to this member's keys
     └── HubError                   talking to the hub failed
         ├── HubUnreachable         no connection: refused, unknown host, TLS failure, timeout
         ├── CredentialsRejected    the hub answered 401 or 403 to our token
@@ -27,11 +30,13 @@ from __future__ import annotations
 __all__ = [
     "CredentialsRejected",
     "DocumentError",
+    "EnvelopeRefused",
     "FeedsError",
     "HubError",
     "HubUnreachable",
     "KeyFileCorrupted",
     "KeystoreError",
+    "NotARecipient",
     "RequestRefused",
     "SettingsError",
     "TrustError",
@@ -167,3 +172,22 @@ class TrustError(FeedsError):
         super().__init__(f"refusing {what}: {reason}")
         self.what = what
         self.reason = reason
+
+
+class EnvelopeRefused(TrustError):
+    """Raised when a sealed report fails verification or opening; ``reason`` says which check.
+
+    Decryption and commitment failures share one reason, so that opening is no oracle.
+    """
+
+    def __init__(self, envelope: str, reason: str) -> None:
+        super().__init__(f"sealed report {envelope}", reason)
+        self.envelope = envelope
+
+
+class NotARecipient(FeedsError):
+    """Raised when a sealed report holds no content key for any of this member's keys."""
+
+    def __init__(self, envelope: str) -> None:
+        super().__init__(f"sealed report {envelope} is not addressed to your keys")
+        self.envelope = envelope
