@@ -86,9 +86,6 @@ class ObjectStore(Protocol):
         """Return the rows matching ``query`` added after ``after`` (and ``added_after``),
         leaving out rows added before ``not_before`` (past retention)."""
 
-    def exists(self, conn: Connection, feed_id: CollectionId, stix_id: StixId) -> bool:
-        """Return True if any version of ``stix_id`` is in the feed."""
-
     def delete(self, conn: Connection, feed_id: CollectionId, query: ObjectQuery) -> int:
         """Delete the versions of ``query.stix_id`` matching ``query``; return how many."""
 
@@ -303,14 +300,6 @@ class SqlObjectStore:
             StoredRow(StixId(r[0]), r[1], r[2], r[3] if with_body else None) for r in result[:limit]
         ]
         return Page(rows, more)
-
-    def exists(self, conn: Connection, feed_id: CollectionId, stix_id: StixId) -> bool:
-        """Return True if any version of ``stix_id`` is in the feed."""
-        o = tables.stix_object
-        row = conn.execute(
-            select(o.c.seq).where(o.c.feed_id == feed_id, o.c.stix_id == stix_id).limit(1)
-        ).first()
-        return row is not None
 
     def delete(self, conn: Connection, feed_id: CollectionId, query: ObjectQuery) -> int:
         """Delete the versions of ``query.stix_id`` matching ``query``; return how many.
