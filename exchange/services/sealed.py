@@ -4,8 +4,8 @@ The hub cannot open a sealed report; it checks everything it can see in the
 clear before storing it, so that what it serves is what the feed's policy
 allows: the report parses; its publisher is the member posting it; both
 signatures verify against the publisher's current registered keys; it was
-sealed for this feed under a policy version the feed has, with that
-version's digest; its recipients are exactly that version's readers plus the
+sealed for this feed under the policy version in force, with its digest;
+its recipients are exactly that version's readers plus the
 publisher, each under its current registered encryption key; and its TLP
 marking is the policy's. Plain (unsealed) STIX is accepted only in feeds
 whose policy in force is TLP:CLEAR.
@@ -22,7 +22,7 @@ from exchange.protocol.envelope import ENVELOPE_TYPE, parse_sealed_report, verif
 from exchange.protocol.errors import MalformedPayload
 from exchange.services.hub import Hub
 from exchange.services.trust import current_encryption_key, owner_keys
-from policies import TLP_MARKINGS, PolicyError, SignedPolicy, TlpLevel, parse_signed_policy
+from policies import TLP_MARKINGS, PolicyError, SignedPolicy, TlpLevel
 
 __all__ = ["PLAIN_REFUSED", "check_object"]
 
@@ -42,11 +42,16 @@ def check_object(
         if in_force is None or in_force.policy.tlp != TLP_MARKINGS[TlpLevel.CLEAR]:
             return PLAIN_REFUSED
         return None
-    return _check_sealed(hub, conn, member, feed, raw)
+    return _check_sealed(hub, conn, member, feed, in_force, raw)
 
 
 def _check_sealed(
-    hub: Hub, conn: Connection, member: MemberRecord, feed: FeedRecord, raw: dict[str, Any]
+    hub: Hub,
+    conn: Connection,
+    member: MemberRecord,
+    feed: FeedRecord,
+    in_force: SignedPolicy | None,
+    raw: dict[str, Any],
 ) -> str | None:
     try:
         report = parse_sealed_report(raw)
@@ -64,15 +69,18 @@ def _check_sealed(
         return f"the publisher's signatures do not verify with its current keys: {exc.message}"
     if header.feed != feed.id:
         return "the sealed report was sealed for another feed (a replay)"
-    stored = hub.policies.get(conn, feed.id, header.policy.version)
-    if stored is None:
-        return f"the feed has no policy version {header.policy.version}"
-    if stored.digest != header.policy.digest:
+    # Only the (verified) version in force: sealing under an older version would
+    # still reach readers the owner has since removed.
+    if in_force is None:
+        return "the feed has no policy in force"
+    if header.policy.version != in_force.policy.version:
+        return (
+            f"it was sealed under policy version {header.policy.version}, not the version in"
+            f" force ({in_force.policy.version})"
+        )
+    if header.policy.digest != in_force.digest:
         return f"the digest of policy version {header.policy.version} does not match"
-    try:
-        policy = parse_signed_policy(stored.document).policy
-    except (PolicyError, MalformedPayload):
-        return f"policy version {header.policy.version} is unreadable"
+    policy = in_force.policy
     expected: dict[str, str] = {}
     for reader in sorted({*policy.readers, member.id}):
         key = current_encryption_key(hub, conn, reader)

@@ -92,6 +92,13 @@ class Sealed:
         arguments.update(overrides)
         return seal_report(_plaintext(), **arguments)
 
+    def digest_of(self, version: int) -> str:
+        """The digest of the feed's stored policy version ``version``."""
+        with read_transaction(self.w.hub.engine) as conn:
+            stored = self.w.hub.policies.get(conn, self.w.feed_id, version)
+        assert stored is not None
+        return stored.digest
+
     def stored(self, stix_id: str) -> int:
         o = tables.stix_object
         query = select(func.count()).select_from(o).where(o.c.stix_id == stix_id)
@@ -194,7 +201,12 @@ REFUSALS: dict[str, tuple[Callable[[Sealed], dict[str, Any]], str, str]] = {
     ),
     "unknown policy version": (
         lambda s: s.seal(policy_version=99),
-        "no policy version 99",
+        "not the version in force",
+        "writer",
+    ),
+    "an older policy version (that may name removed readers)": (
+        lambda s: s.seal(policy_version=1, policy_digest=s.digest_of(1)),
+        "sealed under policy version 1, not the version in force",
         "writer",
     ),
     "wrong policy digest": (
