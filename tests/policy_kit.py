@@ -21,17 +21,31 @@ from exchange.services.policy import publish_policy
 from exchange.services.queries import get_collection
 from exchange.services.trust import latest_policy
 from feeds.crypto.keys import MemberSecrets, build_key_bundle, sign_document
-from policies import POLICY_LABEL, SignedPolicy, policy_document, policy_from_template
+from policies import (
+    POLICY_LABEL,
+    TLP_MARKINGS,
+    SignedPolicy,
+    TlpLevel,
+    policy_document,
+    policy_from_template,
+)
 
 __all__ = [
+    "CLEAR",
     "OwnerKeys",
     "assert_exchange_error",
     "draft_policy",
     "install_policy",
+    "register_keys",
     "rotate_keys",
     "signed_policy",
     "sync_policy",
 ]
+
+
+CLEAR = "clear"
+"""The test kit's default template: "community" (not public, 365 days) marked TLP:CLEAR,
+so test feeds take plain STIX as before sealed reports existed."""
 
 
 class OwnerKeys:
@@ -57,6 +71,14 @@ class OwnerKeys:
         self.registered = True
 
 
+def register_keys(hub: Hub, *members: MemberRecord) -> dict[str, OwnerKeys]:
+    """Generate and register a first key bundle for each of ``members``; return them by id."""
+    registered: dict[str, OwnerKeys] = {m.id: OwnerKeys(m) for m in members}
+    for keys in registered.values():
+        keys.register(hub)
+    return registered
+
+
 def install_policy(
     hub: Hub,
     feed: str,
@@ -64,7 +86,7 @@ def install_policy(
     *,
     readers: list[MemberRecord],
     writers: list[MemberRecord],
-    template: str = "community",
+    template: str = CLEAR,
     previous: SignedPolicy | None = None,
     valid_from: datetime | None = None,
     **changes: object,
@@ -72,7 +94,9 @@ def install_policy(
     """Publish a policy for ``feed`` naming ``readers`` and ``writers`` (signed by ``owner``).
 
     ``previous`` makes it the next version after that one; ``changes`` override
-    fields of the template's policy (say ``retention_days=1``).
+    fields of the template's policy (say ``retention_days=1``). The default
+    template, `CLEAR`, lets tests post plain STIX; "community" (TLP:GREEN) takes
+    sealed reports only.
     """
     owner.register(hub)
     document = draft_policy(
@@ -118,13 +142,15 @@ def draft_policy(
     *,
     readers: list[MemberRecord],
     writers: list[MemberRecord],
-    template: str = "community",
+    template: str = CLEAR,
     previous: SignedPolicy | None = None,
     valid_from: datetime | None = None,
     **changes: object,
 ) -> dict[str, Any]:
     """Return, unsigned, the normal-form policy document `install_policy` would sign."""
     feed_id = get_collection(hub, owner.member, feed).feed.id
+    if template == CLEAR:
+        template, changes = "community", {"tlp": TLP_MARKINGS[TlpLevel.CLEAR], **changes}
     policy = policy_from_template(
         template,
         feed=feed_id,

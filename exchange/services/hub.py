@@ -13,8 +13,9 @@ from exchange.db.objects import ObjectStore, SqlObjectStore
 from exchange.db.secrets import CURSOR_MAC, load_secret
 from exchange.db.session import make_engine, migrate, read_transaction
 from exchange.db.statuses import SqlStatusStore, StatusStore
+from exchange.protocol.keys import SignedKeyBundle
 from exchange.settings import HubSettings
-from policies import SignedPolicy, SigningKeys
+from policies import SignedPolicy
 
 __all__ = ["Hub"]
 
@@ -34,8 +35,8 @@ class Hub:
     cursor_key: bytes
     verified_policies: dict[str, SignedPolicy] = field(default_factory=dict)
     """Signed policies already verified, keyed by their stored text (content-addressed)."""
-    verified_chains: dict[tuple[str, ...], list[SigningKeys]] = field(default_factory=dict)
-    """Members' verified signing keys, keyed by the digests of their stored bundles."""
+    verified_chains: dict[tuple[str, ...], list[SignedKeyBundle]] = field(default_factory=dict)
+    """Members' verified key-bundle chains, keyed by the digests of their stored bundles."""
 
     @classmethod
     def open(cls, settings: HubSettings, *, migrate_first: bool = True) -> Hub:

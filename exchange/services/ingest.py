@@ -3,7 +3,9 @@
 The body is parsed once; each object is validated as STIX 2.1; the valid ones
 are stored and the status resource written in one transaction, so an
 acknowledged status always describes what is stored. Invalid objects are
-listed as failures with a reason and never stored. Re-posting an identical
+listed as failures with a reason and never stored, and so are objects the
+feed may not hold (`exchange.services.sealed`: a sealed report that fails the
+hub's checks, or plain STIX in a feed that is not TLP:CLEAR). Re-posting an identical
 (id, version) is a success; a different object under a stored (id, version) is
 a failure.
 """
@@ -24,7 +26,9 @@ from exchange.protocol.ids import StatusId
 from exchange.protocol.timestamps import format_timestamp, micros_to_datetime
 from exchange.services.access import Action, authorize
 from exchange.services.hub import Hub
+from exchange.services.sealed import check_object
 from exchange.services.stix import InvalidObject, object_id, validate_object
+from exchange.services.trust import policy_in_force
 
 __all__ = ["add_objects", "parse_envelope"]
 
@@ -92,6 +96,16 @@ def add_objects(
     status_id = StatusId(str(uuid.uuid4()))
     with write_transaction(hub.engine) as conn:
         access = authorize(hub, conn, member, collection, Action.WRITE, now=micros_to_datetime(now))
+        in_force = policy_in_force(hub, conn, access.feed)
+        checked: list[tuple[int, NewObject]] = []
+        for index, obj in valid:
+            reason = check_object(hub, conn, member, access.feed, in_force, objects[index])
+            if reason is None:
+                checked.append((index, obj))
+            else:
+                version = _fallback_version(objects[index], request_timestamp)
+                failures[index] = StatusDetail(obj.stix_id, version, reason)
+        valid = checked
         results = hub.objects.add(conn, access.feed.id, [obj for _, obj in valid], now)
         for (index, obj), result in zip(valid, results, strict=True):
             if result.outcome is AddOutcome.CONFLICT:

@@ -13,7 +13,12 @@ from sqlalchemy import Connection
 
 from exchange.db.records import FeedRecord
 from exchange.protocol.errors import MalformedPayload
-from exchange.protocol.keys import SignedKeyBundle, parse_key_bundle, verify_key_bundle
+from exchange.protocol.keys import (
+    EncryptionKey,
+    SignedKeyBundle,
+    parse_key_bundle,
+    verify_key_bundle,
+)
 from exchange.services.hub import Hub
 from policies import (
     PolicyError,
@@ -24,14 +29,20 @@ from policies import (
     verify_policy,
 )
 
-__all__ = ["latest_policy", "owner_keys", "policy_in_force", "verify_by_owner"]
+__all__ = [
+    "current_encryption_key",
+    "latest_policy",
+    "owner_keys",
+    "policy_in_force",
+    "verified_bundles",
+    "verify_by_owner",
+]
 
 log = logging.getLogger("exchange.policy")
 
 
-def owner_keys(hub: Hub, conn: Connection, owner: str, *, current_only: bool) -> list[SigningKeys]:
-    """Return the signing keys of the owner's bundles that form a verified chain
-    (or only the newest of them).
+def verified_bundles(hub: Hub, conn: Connection, owner: str) -> list[SignedKeyBundle]:
+    """Return the owner's bundles that form a verified chain, oldest first.
 
     The hub re-verifies what its own database holds, as clients do: a bundle
     inserted there without the endorsement of the one before it (and every bundle
@@ -50,10 +61,27 @@ def owner_keys(hub: Hub, conn: Connection, owner: str, *, current_only: bool) ->
             except (MalformedPayload, PolicyError):
                 log.warning("member %s: key bundle %d does not verify", owner, record.number)
                 break
-            chain.append(bundle.keys.signing_keys())
+            chain.append(bundle)
             previous = bundle
         hub.verified_chains[cache_key] = chain
-    return chain[-1:] if current_only else list(chain)
+    return list(chain)
+
+
+def owner_keys(hub: Hub, conn: Connection, owner: str, *, current_only: bool) -> list[SigningKeys]:
+    """Return the signing keys of the owner's bundles that form a verified chain
+    (or only the newest of them)."""
+    chain = verified_bundles(hub, conn, owner)
+    return [b.keys.signing_keys() for b in (chain[-1:] if current_only else chain)]
+
+
+def current_encryption_key(hub: Hub, conn: Connection, member: str) -> EncryptionKey | None:
+    """Return the member's current registered encryption key (of its newest verified
+    bundle: the MLKEM768-X25519 key if it has one, else its X25519 key), or None."""
+    chain = verified_bundles(hub, conn, member)
+    if not chain:
+        return None
+    keys = chain[-1].keys
+    return keys.encryption_key("MLKEM768-X25519") or keys.encryption_key("X25519")
 
 
 def verify_by_owner(signed: SignedPolicy, candidates: list[SigningKeys]) -> None:

@@ -62,6 +62,7 @@ from exchange.db.documents import StoredDocument
 from exchange.db.records import MemberKind, MemberRecord
 from exchange.db.session import read_transaction, write_transaction
 from exchange.db.statuses import StatusDetail, StatusRecord
+from exchange.protocol.envelope import EXTENSION_DEFINITION
 from exchange.protocol.ids import CollectionId, MemberId, StatusId
 from exchange.protocol.keys import parse_key_bundle
 from exchange.protocol.media import TAXII_21
@@ -74,7 +75,14 @@ from exchange.services.stix import validate_object
 from exchange.services.trust import policy_in_force
 from exchange.settings import HubSettings
 from feeds.crypto.keys import MemberSecrets, build_key_bundle, sign_document
-from policies import POLICY_LABEL, parse_signed_policy, policy_document, policy_from_template
+from policies import (
+    POLICY_LABEL,
+    TLP_MARKINGS,
+    TlpLevel,
+    parse_signed_policy,
+    policy_document,
+    policy_from_template,
+)
 from tests.conftest import BACKENDS
 from tests.exchange.conftest import T0, StixFactory, World, build_world
 
@@ -274,6 +282,7 @@ class Matrix:
             writers=self.listed(lambda s: s.policy_write),
         )
         document = policy_document(policy)
+        document["tlp"] = TLP_MARKINGS[TlpLevel.CLEAR]  # the seeded and posted STIX is plain
         if valid_until is not None:
             utc = valid_until.astimezone(UTC).replace(tzinfo=None)
             document["valid_until"] = utc.isoformat(timespec="seconds") + "Z"
@@ -636,6 +645,10 @@ def whoami(cell: Cell, response: httpx.Response) -> None:
     assert _json(response) == {"id": caller.id, "name": caller.name, "kind": caller.kind.value}
 
 
+def extension_definitions(cell: Cell, response: httpx.Response) -> None:
+    assert _json(response) == {"extension_definitions": [EXTENSION_DEFINITION]}
+
+
 def bundles(cell: Cell, response: httpx.Response) -> None:
     body = _json(response)
     assert body["member"] == cell.refs.owner_id
@@ -688,6 +701,7 @@ TABLE: dict[str, Row] = {
     f"DELETE {_C}/objects/{{object_id}}/": Row(Need.READ_WRITE, 200, deleted, own_object=True),
     f"GET {_C}/objects/{{object_id}}/versions/": Row(Need.READ, 200, versions),
     "GET /exchange/v1/whoami": Row(Need.MEMBER, 200, whoami),
+    "GET /exchange/v1/extension-definitions": Row(Need.MEMBER, 200, extension_definitions),
     "GET /exchange/v1/members/{member_id}/keys": Row(Need.MEMBER, 200, bundles),
     "POST /exchange/v1/members/{member_id}/keys": Row(
         Need.MEMBER, 201, registered, body=next_key_bundle, keys_of_caller=True

@@ -34,7 +34,7 @@ from exchange.services.queries import read_page
 from exchange.services.retention import purge_expired
 from exchange.services.trust import latest_policy
 from policies import SignedPolicy
-from tests.policy_kit import install_policy
+from tests.policy_kit import CLEAR, install_policy
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -54,7 +54,7 @@ def in_force(w: World, feed: str) -> SignedPolicy:
     return found
 
 
-def keep_for(w: World, feed: str, days: int, template: str = "community") -> None:
+def keep_for(w: World, feed: str, days: int, template: str = CLEAR) -> None:
     """Publish the next policy of ``feed`` keeping objects ``days`` days, in force for 30 days."""
     assert w.owner_keys is not None
     current = in_force(w, feed)

@@ -3,10 +3,10 @@
 The operator admits owner, reader, writer and outsider and creates the feed;
 the owner runs the real ``feeds`` console script (subprocesses, like a person
 would): keys init, register, policy init from the community template, an edit
-of readers and writers, sign, publish, show. Then the policy is seen to rule
-the feed over plain TAXII (httpx), a tampered policy file is refused by the
-client while the hub keeps serving the policy in force, and the key file's
-failure modes end in clear errors.
+of readers, writers and TLP (CLEAR, so plain STIX is accepted), sign, publish,
+show. Then the policy is seen to rule the feed over plain TAXII (httpx), a
+tampered policy file is refused by the client while the hub keeps serving the
+policy in force, and the key file's failure modes end in clear errors.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from policies import parse_signed_policy
+from policies import TLP_MARKINGS, TlpLevel, parse_signed_policy
 from tests.integration.live import (
     TAXII_21,
     HubHome,
@@ -137,6 +137,8 @@ def _owner_publishes(home: HubHome, base: Path) -> Flow:
     document = json.loads(flow.policy_file.read_text())
     document["readers"] = [owner.id, reader.id, writer.id]
     document["writers"] = [owner.id, writer.id]
+    # Plain STIX goes only into TLP:CLEAR feeds (sealed reports into the others).
+    document["tlp"] = TLP_MARKINGS[TlpLevel.CLEAR]
     flow.policy_file.write_text(json.dumps(document, indent=2))
     flow.ok("policy", "sign", str(flow.policy_file))
     flow.published = json.loads(
@@ -166,7 +168,7 @@ def test_the_owner_published_version_1(flow: Flow) -> None:
     assert (shown["version"], shown["digest"], shown["owner"]) == (1, signed.digest, flow.owner.id)
     assert shown["readers"] == [flow.owner.id, flow.reader.id, flow.writer.id]
     assert shown["writers"] == [flow.owner.id, flow.writer.id]
-    assert shown["tlp"]["level"] == "TLP:GREEN"
+    assert shown["tlp"]["level"] == "TLP:CLEAR"
     keys = json.loads(flow.ok("keys", "show", "--json", passphrase=None))
     assert shown["owner_fingerprint"] == keys["fingerprint"]
     assert keys["member"] == flow.owner.id
@@ -178,7 +180,7 @@ def test_a_reader_verifies_pins_and_reads_the_policy(flow: Flow) -> None:
                    passphrase=None)  # fmt: skip
     for expected in (
         "Policy of feed trends-eu: EU cybercrime trends",
-        "TLP:GREEN",
+        "TLP:CLEAR",
         "permitted actions: EXTERNALLY VISIBLE DIRECT ACTIONS",
         f"{flow.reader.id} (you)",
         f"{flow.owner.id} (owner)",

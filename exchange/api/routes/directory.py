@@ -10,6 +10,7 @@ from exchange.api.body import read_body
 from exchange.api.deps import CurrentMember, HubDep
 from exchange.api.responses import JsonResponse
 from exchange.errors import PermissionDenied
+from exchange.protocol.envelope import EXTENSION_DEFINITION
 from exchange.services.directory import key_bundles, register_key_bundle
 
 router = APIRouter(default_response_class=JsonResponse, tags=["key directory"])
@@ -21,6 +22,14 @@ MemberRef = Annotated[str, Path(description="A member id (identity--<uuid4>)")]
 def whoami(member: CurrentMember) -> JsonResponse:
     """Return the caller's member id, name and kind."""
     return JsonResponse({"id": member.id, "name": member.name, "kind": member.kind.value})
+
+
+@router.get(
+    "/exchange/v1/extension-definitions", summary="The STIX extension-definitions the hub uses"
+)
+def extension_definitions(member: CurrentMember) -> JsonResponse:
+    """The extension-definition of the ``sealed-report`` type, so STIX tools recognise it."""
+    return JsonResponse({"extension_definitions": [EXTENSION_DEFINITION]})
 
 
 @router.get("/exchange/v1/members/{member_id}/keys", summary="A member's key bundles")
