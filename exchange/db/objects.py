@@ -14,7 +14,7 @@ default ``match[version]=last`` is an index range scan, not a group-by.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
@@ -27,7 +27,7 @@ from exchange.db.records import NewObject, ObjectQuery, StoredRow
 from exchange.protocol.ids import CollectionId, StixId
 from exchange.protocol.timestamps import format_timestamp, version_key
 
-__all__ = ["AddOutcome", "AddResult", "ObjectStore", "Page", "PageKind", "SqlObjectStore"]
+__all__ = ["AddOutcome", "AddResult", "Admit", "ObjectStore", "Page", "PageKind", "SqlObjectStore"]
 
 _CHUNK = 500
 
@@ -38,14 +38,22 @@ class AddOutcome(Enum):
     ADDED = "added"
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)
 class AddResult:
-    """The outcome for one object, with the version it was stored under."""
+    """The outcome for one object, with the version it was stored under (or would have
+    been), and for ``REFUSED`` the reason ``admit`` gave."""
 
     outcome: AddOutcome
     version: str
+    reason: str | None = None
+
+
+Admit = Callable[[int], str | None]
+"""Asked, by position, about each object about to be added (never a duplicate):
+None admits it, a string refuses it with that reason."""
 
 
 class PageKind(Enum):
@@ -68,7 +76,12 @@ class ObjectStore(Protocol):
     """Where feeds' objects live."""
 
     def add(
-        self, conn: Connection, feed_id: CollectionId, objects: Sequence[NewObject], now: int
+        self,
+        conn: Connection,
+        feed_id: CollectionId,
+        objects: Sequence[NewObject],
+        now: int,
+        admit: Admit | None = None,
     ) -> list[AddResult]:
         """Store ``objects`` in order; return one result per object. Call in a write transaction."""
 
@@ -117,12 +130,20 @@ class SqlObjectStore:
     """`ObjectStore` on SQLite or PostgreSQL."""
 
     def add(
-        self, conn: Connection, feed_id: CollectionId, objects: Sequence[NewObject], now: int
+        self,
+        conn: Connection,
+        feed_id: CollectionId,
+        objects: Sequence[NewObject],
+        now: int,
+        admit: Admit | None = None,
     ) -> list[AddResult]:
         """Store ``objects`` in order; return one result per object. Call in a write transaction.
 
         An object whose (id, version) is already stored is a ``DUPLICATE`` if it
-        is the same JSON value, else a ``CONFLICT``; neither is stored again.
+        is the same JSON value, else a ``CONFLICT``; neither is stored again. An
+        object that would be added is first put to ``admit``, which may refuse it:
+        checks that depend on the present (keys, policy) never fail an exact
+        duplicate, which TAXII requires to succeed.
         """
         f, o = tables.feed, tables.stix_object
         last_added = conn.execute(
@@ -148,6 +169,10 @@ class SqlObjectStore:
                 to_compare.append((index, obj.stix_id, key, obj))
                 continue
             version = obj.version or format_timestamp(next_added)
+            reason = None if admit is None else admit(index)
+            if reason is not None:
+                results.append(AddResult(AddOutcome.REFUSED, version, reason))
+                continue
             is_first = entry.first is None or key < entry.first
             is_last = entry.last is None or key > entry.last
             if is_first and entry.first is not None:

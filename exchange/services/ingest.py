@@ -97,18 +97,17 @@ def add_objects(
     with write_transaction(hub.engine) as conn:
         access = authorize(hub, conn, member, collection, Action.WRITE, now=micros_to_datetime(now))
         in_force = policy_in_force(hub, conn, access.feed)
-        checked: list[tuple[int, NewObject]] = []
-        for index, obj in valid:
-            reason = check_object(hub, conn, member, access.feed, in_force, objects[index])
-            if reason is None:
-                checked.append((index, obj))
-            else:
-                version = _fallback_version(objects[index], request_timestamp)
-                failures[index] = StatusDetail(obj.stix_id, version, reason)
-        valid = checked
-        results = hub.objects.add(conn, access.feed.id, [obj for _, obj in valid], now)
+
+        def admit(position: int) -> str | None:
+            index = valid[position][0]
+            return check_object(hub, conn, member, access.feed, in_force, objects[index])
+
+        results = hub.objects.add(conn, access.feed.id, [obj for _, obj in valid], now, admit)
         for (index, obj), result in zip(valid, results, strict=True):
-            if result.outcome is AddOutcome.CONFLICT:
+            if result.outcome is AddOutcome.REFUSED:
+                version = _fallback_version(objects[index], request_timestamp)
+                failures[index] = StatusDetail(obj.stix_id, version, result.reason)
+            elif result.outcome is AddOutcome.CONFLICT:
                 failures[index] = StatusDetail(
                     obj.stix_id,
                     result.version,

@@ -259,6 +259,17 @@ def test_a_reader_key_stale_after_its_rotation_is_refused(sealed: Sealed) -> Non
     sealed.w.post_ok([fresh], who="writer")
 
 
+def test_an_exact_duplicate_stays_a_success_after_the_keys_moved_on(sealed: Sealed) -> None:
+    """TAXII §5.5: re-posting what is stored is a success, even once a reader has rotated
+    (the report would no longer be admitted as new, but it is not new)."""
+    report = sealed.seal()
+    sealed.w.post_ok([report], who="writer")
+    rotate_keys(sealed.w.hub, sealed.key("reader"))
+    status = sealed.w.post_ok([report], who="writer")
+    assert [s["message"] for s in status["successes"]] == ["Already stored."]
+    assert sealed.stored(report["id"]) == 1
+
+
 def test_plain_stix_only_in_clear_feeds(sealed: Sealed, stix: StixFactory) -> None:
     indicator = stix.indicator()
     response = sealed.w.post([indicator], who="writer")

@@ -166,3 +166,24 @@ def test_concurrent_writers_get_unique_ordered_dates(hub: Hub, writers: int) -> 
     assert len({r.stix_id for r in rows}) == writers * 50
     dates = [r.date_added for r in rows]
     assert dates == sorted(set(dates))
+
+
+def test_admit_is_asked_only_about_objects_that_would_be_added(hub: Hub) -> None:
+    feed = _feed(hub)
+    _add(hub, feed, [_obj(1)])
+    asked: list[int] = []
+
+    def admit(position: int) -> str | None:
+        asked.append(position)
+        return "refused for the test" if position == 2 else None
+
+    with write_transaction(hub.engine) as conn:
+        results = hub.objects.add(conn, feed, [_obj(1), _obj(2), _obj(3)], 2_000, admit)
+    assert asked == [1, 2]  # the duplicate at position 0 is never put to admit
+    assert [r.outcome for r in results] == [
+        AddOutcome.DUPLICATE,
+        AddOutcome.ADDED,
+        AddOutcome.REFUSED,
+    ]
+    assert results[2].reason == "refused for the test"
+    assert {r.stix_id for r in _page(hub, feed).rows} == {_obj(1).stix_id, _obj(2).stix_id}
