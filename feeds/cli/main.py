@@ -15,6 +15,7 @@ from feeds.cli import collections
 from feeds.cli._factory import typer_factory
 from feeds.cli.keys import create_keys_app
 from feeds.cli.policy import create_policy_app
+from feeds.cli.publish import publish
 
 __all__ = ["app", "create_app", "main", "typer_factory"]
 
@@ -34,6 +35,7 @@ def create_app() -> typer.Typer:
     app.command("collections")(collections.collections)
     app.add_typer(create_keys_app(), name="keys")
     app.add_typer(create_policy_app(), name="policy")
+    app.command("publish")(publish)
     return app
 
 
