@@ -27,7 +27,7 @@ from taxii2client.v21 import Server
 from exchange.protocol import Collection
 from feeds.errors import CredentialsRejected, HubUnreachable, UnexpectedResponse
 
-__all__ = ["ApiRootCollections", "BearerAuth", "discovery_url", "list_collections"]
+__all__ = ["ApiRootCollections", "BearerAuth", "discovery_url", "hub_errors", "list_collections"]
 
 
 class BearerAuth(AuthBase):
@@ -58,7 +58,7 @@ def discovery_url(hub: str) -> str:
 
 
 @contextmanager
-def _hub_errors(url: str) -> Iterator[None]:
+def hub_errors(url: str) -> Iterator[None]:
     """Wrap what requests, taxii2-client and pydantic raise, most specific first."""
     try:
         yield
@@ -108,7 +108,7 @@ def list_collections(hub: str, token: SecretStr) -> list[ApiRootCollections]:
     url = discovery_url(hub)
     with ExitStack() as stack:
         server = stack.enter_context(Server(url, auth=BearerAuth(token)))
-        with _hub_errors(url):
+        with hub_errors(url):
             roots = list(server.api_roots)
         listings: list[ApiRootCollections] = []
         for root in roots:
@@ -117,7 +117,7 @@ def list_collections(hub: str, token: SecretStr) -> list[ApiRootCollections]:
                 raise UnexpectedResponse(
                     url, "discovery lists an API root on another origin; the token stays home"
                 )
-            with _hub_errors(root.url):
+            with hub_errors(root.url):
                 parsed = tuple(_parse_collection(c) for c in root.collections)
             listings.append(ApiRootCollections(root.url, parsed))
         return listings

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from taxii2client.v21 import Collection as TaxiiCollection
 
 from exchange.protocol.keys import SignedKeyBundle
-from feeds.client import BearerAuth, _hub_errors
+from feeds.client import BearerAuth, hub_errors
 from feeds.crypto.envelope import RecipientKey, seal_report
 from feeds.crypto.keys import MemberSecrets
 from feeds.errors import DocumentError, FeedsError, TrustError, UnexpectedResponse
@@ -165,7 +165,7 @@ def publish_report(
     )
     # 4. Posted.
     url = f"{api.api_root()}collections/{feed.collection.id}/"
-    with _hub_errors(url):
+    with hub_errors(url):
         collection = TaxiiCollection(url, auth=BearerAuth(token))
         try:
             status = collection.add_objects({"objects": [report]}, wait_for_completion=True)
