@@ -105,6 +105,9 @@ class ObjectStore(Protocol):
     def count(self, conn: Connection, feed_id: CollectionId) -> int:
         """Return how many object versions the feed holds."""
 
+    def latest(self, conn: Connection, feed_id: CollectionId, stix_id: StixId) -> str | None:
+        """Return the stored JSON of the latest version of ``stix_id`` in the feed, or None."""
+
     def purge(self, conn: Connection, feed_id: CollectionId, before: int, limit: int) -> int:
         """Delete up to ``limit`` of the oldest rows added before ``before``; return how many."""
 
@@ -350,6 +353,16 @@ class SqlObjectStore:
                 select(func.count()).select_from(o).where(o.c.feed_id == feed_id)
             ).scalar_one()
         )
+
+    def latest(self, conn: Connection, feed_id: CollectionId, stix_id: StixId) -> str | None:
+        """Return the stored JSON of the latest version of ``stix_id`` in the feed, or None."""
+        o = tables.stix_object
+        body = conn.execute(
+            select(o.c.body).where(
+                o.c.feed_id == feed_id, o.c.stix_id == stix_id, o.c.is_last.is_(True)
+            )
+        ).scalar_one_or_none()
+        return None if body is None else str(body)
 
     def purge(self, conn: Connection, feed_id: CollectionId, before: int, limit: int) -> int:
         """Delete up to ``limit`` of the oldest rows added before ``before``; return how many.

@@ -23,10 +23,15 @@ from sqlalchemy import func, select, text
 
 from exchange.db import tables
 from exchange.db.session import read_transaction
-from exchange.protocol.envelope import EXTENSION_DEFINITION
+from exchange.protocol.envelope import (
+    ENVELOPE_LABEL,
+    EXTENSION_DEFINITION,
+    parse_sealed_report,
+)
+from exchange.services import admin
 from exchange.services.sealed import PLAIN_REFUSED
-from feeds.crypto.envelope import RecipientKey, open_report, seal_report
-from feeds.crypto.keys import MemberSecrets
+from feeds.crypto.envelope import RecipientKey, open_report, rewrap_report, seal_report
+from feeds.crypto.keys import MemberSecrets, sign_document
 from policies import TLP_MARKINGS, SignedPolicy, TlpLevel, parse_signed_policy
 from tests.exchange.conftest import StixFactory, World
 from tests.policy_kit import OwnerKeys, install_policy, register_keys, rotate_keys
@@ -92,6 +97,28 @@ class Sealed:
         arguments.update(overrides)
         return seal_report(_plaintext(), **arguments)
 
+    def expected(self, roles: tuple[str, ...]) -> dict[str, set[str]]:
+        return {r.member: {r.key_id} for r in (self.recipient(x) for x in roles)}
+
+    def open_as(
+        self,
+        role: str,
+        report: dict[str, Any],
+        *,
+        wrapper: str = "writer",
+        roles: tuple[str, ...] = ("owner", "reader", "writer"),
+    ) -> bytes:
+        _, plaintext = open_report(
+            report,
+            me=self.w.members[role].id,
+            feed=self.w.feed_id,
+            generations=[self.key(role).secrets],
+            publisher_keys=self.key("writer").secrets.signing_keys(),
+            wrapper_keys=self.key(wrapper).secrets.signing_keys(),
+            expected_recipients=self.expected(roles),
+        )
+        return plaintext
+
     def digest_of(self, version: int) -> str:
         """The digest of the feed's stored policy version ``version``."""
         with read_transaction(self.w.hub.engine) as conn:
@@ -114,6 +141,14 @@ class Sealed:
         assert failure["id"] == report["id"]
         assert reason in failure["message"], failure
         assert self.stored(report["id"]) == 0
+
+    def refused_version(self, report: dict[str, Any], reason: str, who: str = "writer") -> None:
+        """Like `refused`, for a new version of a stored report: nothing more is stored."""
+        before = self.stored(report["id"])
+        response = self.w.post([report], who=who)
+        [failure] = response.json()["failures"]
+        assert reason in failure["message"], failure
+        assert self.stored(report["id"]) == before
 
 
 def _green(w: World) -> Sealed:
@@ -157,19 +192,7 @@ def test_a_valid_sealed_report_is_stored_served_unchanged_and_opens(sealed: Seal
     assert served.status_code == 200, served.text
     [got] = served.json()["objects"]
     assert got == report
-    reader = w.members["reader"]
-    expected = {
-        (r.member, r.key_id) for r in (sealed.recipient(x) for x in ("owner", "reader", "writer"))
-    }
-    _, plaintext = open_report(
-        got,
-        me=reader.id,
-        feed=w.feed_id,
-        generations=[sealed.key("reader").secrets],
-        publisher_keys=sealed.key("writer").secrets.signing_keys(),
-        expected_recipients=expected,
-    )
-    assert plaintext == _plaintext()
+    assert sealed.open_as("reader", got) == _plaintext()
 
 
 def _flip_wrapped(report: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +209,7 @@ def _flip_wrapped(report: dict[str, Any]) -> dict[str, Any]:
 REFUSALS: dict[str, tuple[Callable[[Sealed], dict[str, Any]], str, str]] = {
     "another writer posts it": (
         lambda s: s.seal(),
-        "publisher is not the member posting it",
+        "not wrapped by the member posting it",
         "owner",
     ),
     "signed by keys not registered": (
@@ -206,7 +229,7 @@ REFUSALS: dict[str, tuple[Callable[[Sealed], dict[str, Any]], str, str]] = {
     ),
     "an older policy version (that may name removed readers)": (
         lambda s: s.seal(policy_version=1, policy_digest=s.digest_of(1)),
-        "sealed under policy version 1, not the version in force",
+        "wrapped under policy version 1, not the version in force",
         "writer",
     ),
     "wrong policy digest": (
@@ -268,6 +291,91 @@ def test_an_exact_duplicate_stays_a_success_after_the_keys_moved_on(sealed: Seal
     status = sealed.w.post_ok([report], who="writer")
     assert [s["message"] for s in status["successes"]] == ["Already stored."]
     assert sealed.stored(report["id"]) == 1
+
+
+def _add_outsider(s: Sealed) -> SignedPolicy:
+    """The operator grants the outsider the feed; the owner's next policy version adds it
+    as a reader."""
+    m = s.w.members
+    assert s.w.owner_keys is not None
+    admin.grant(s.w.hub, "outsider", "reports", read=True, write=False)
+    return install_policy(
+        s.w.hub,
+        "reports",
+        s.w.owner_keys,
+        readers=[m["owner"], m["reader"], m["outsider"]],
+        writers=[m["owner"], m["writer"]],
+        template="community",
+        previous=s.policy,
+    )
+
+
+def _rewrap(s: Sealed, report: dict[str, Any], by: str, policy: SignedPolicy) -> dict[str, Any]:
+    return rewrap_report(
+        parse_sealed_report(report),
+        me=s.w.members[by].id,
+        generations=[s.key(by).secrets],
+        policy_version=policy.policy.version,
+        policy_digest=policy.digest,
+        tlp_marking=GREEN,
+        recipients=[s.recipient(r) for r in ("owner", "outsider", "reader", "writer")],
+        signer=s.key(by).secrets,
+    )
+
+
+def test_a_rewrap_for_a_new_reader_is_a_new_version_the_new_reader_opens(
+    sealed: Sealed,
+) -> None:
+    """Item 5: the owner (a writer holding the content key) re-wraps the writer's report
+    for the reader the next policy version adds; same content, new STIX version."""
+    w = sealed.w
+    report = sealed.seal()
+    w.post_ok([report], who="writer")
+    policy = _add_outsider(sealed)
+    # The old version is now stale: a new one under the version in force is needed.
+    again = sealed.seal()
+    sealed.refused(again, "not the version in force")
+    rewrapped = _rewrap(sealed, report, "owner", policy)
+    assert rewrapped["id"] == report["id"]
+    assert rewrapped["modified"] > report["modified"]
+    assert rewrapped["envelope"]["ciphertext"] == report["envelope"]["ciphertext"]
+    w.post_ok([rewrapped], who="owner")
+    assert sealed.stored(report["id"]) == 2
+    served = w.get(w.object_url(report["id"]), who="outsider")
+    assert served.status_code == 200, served.text
+    [latest] = served.json()["objects"]
+    assert latest == rewrapped
+    everyone = ("outsider", "owner", "reader", "writer")
+    assert sealed.open_as("outsider", latest, wrapper="owner", roles=everyone) == _plaintext()
+    assert sealed.open_as("writer", latest, wrapper="owner", roles=everyone) == _plaintext()
+
+
+def test_a_rewrap_must_keep_the_content_and_come_from_a_recipient(sealed: Sealed) -> None:
+    w = sealed.w
+    report = sealed.seal()
+    w.post_ok([report], who="writer")
+    policy = _add_outsider(sealed)
+    # New content under the old id, even signed by the publisher itself: refused.
+    other = sealed.seal(policy_version=policy.policy.version, policy_digest=policy.digest,
+                        roles=("owner", "outsider", "reader", "writer"))  # fmt: skip
+    other["id"] = report["id"]
+    other["created"] = report["created"]
+    forged = copy.deepcopy(_rewrap(sealed, report, "writer", policy))
+    forged["envelope"]["ciphertext"] = other["envelope"]["ciphertext"]
+    forged["envelope"]["ct_sha256"] = other["envelope"]["ct_sha256"]
+    resigned = _resign(sealed, forged, "writer")
+    sealed.refused_version(resigned, "keep the content")
+    # A first version wrapped by someone other than its publisher: refused.
+    fresh = sealed.seal()
+    by_owner = _rewrap(sealed, fresh, "owner", policy)
+    sealed.refused(by_owner, "first version of a sealed report must be wrapped by its publisher",
+                   who="owner")  # fmt: skip
+
+
+def _resign(s: Sealed, report: dict[str, Any], by: str) -> dict[str, Any]:
+    body = {k: v for k, v in report.items() if k != "signatures"}
+    body["signatures"] = sign_document(s.key(by).secrets, ENVELOPE_LABEL, body)
+    return body
 
 
 def test_plain_stix_only_in_clear_feeds(sealed: Sealed, stix: StixFactory) -> None:

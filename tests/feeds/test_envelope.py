@@ -14,10 +14,11 @@ from exchange.protocol.envelope import (
     EXTENSION_DEFINITION,
     EXTENSION_ID,
     parse_sealed_report,
+    same_content,
     verify_sealed_report,
 )
 from exchange.protocol.errors import MalformedPayload
-from feeds.crypto.envelope import RecipientKey, open_report, seal_report
+from feeds.crypto.envelope import RecipientKey, open_report, rewrap_report, seal_report
 from feeds.crypto.keys import MemberSecrets, sign_document
 from feeds.errors import EnvelopeRefused, NotARecipient
 from policies import TLP_MARKINGS, PolicySignatureError, TlpLevel
@@ -78,8 +79,8 @@ def expected(
     keys: Keys,
     suite: str = "MLKEM768-X25519",
     members: tuple[str, ...] = (PUBLISHER, READER, SECOND),
-) -> set[tuple[str, str]]:
-    return {(m, recipient(keys, m, suite).key_id) for m in members}
+) -> dict[str, set[str]]:
+    return {m: {recipient(keys, m, suite).key_id} for m in members}
 
 
 def open_as(
@@ -91,6 +92,7 @@ def open_as(
         feed=feed,
         generations=[keys[member]],
         publisher_keys=keys[PUBLISHER].signing_keys(),
+        wrapper_keys=keys[PUBLISHER].signing_keys(),
         expected_recipients=expected(keys, suite),
     )
     return plaintext
@@ -126,6 +128,7 @@ def test_a_reader_with_another_generation_of_keys_is_not_addressed(keys: Keys) -
             feed=FEED,
             generations=[MemberSecrets.generate()],
             publisher_keys=keys[PUBLISHER].signing_keys(),
+            wrapper_keys=keys[PUBLISHER].signing_keys(),
             expected_recipients=expected(keys),
         )
 
@@ -140,7 +143,7 @@ def test_a_report_signed_by_a_non_member_is_refused(keys: Keys) -> None:
     stranger = MemberSecrets.generate()
     unsigned = {k: v for k, v in report.items() if k != "signatures"}
     report["signatures"] = sign_document(stranger, "trend-exchange/envelope/1", unsigned)
-    with pytest.raises(EnvelopeRefused, match="publisher signature check failed"):
+    with pytest.raises(EnvelopeRefused, match="signature check failed"):
         open_as(keys, report)
 
 
@@ -270,7 +273,8 @@ def test_every_byte_of_the_ciphertext_is_authenticated(keys: Keys) -> None:
             lambda r: r.update(id="sealed-report--" + "0" * 8 + "-0000-4000-8000-" + "0" * 12),
             "must be sealed-report",
         ),
-        (lambda r: r.update(created="2020-01-01T00:00:00.000Z"), "created and modified"),
+        (lambda r: r.update(created="2020-01-01T00:00:00.000Z"), "created must be the header"),
+        (lambda r: r.update(modified="2020-01-01T00:00:00.000Z"), "not be earlier than created"),
         (lambda r: r.update(created_by_ref=READER), "must be the header's publisher"),
         (lambda r: r.update(extensions={}), "as new-sdo"),
         (
@@ -307,11 +311,131 @@ def test_malformed_reports_are_refused_by_form(
         parse_sealed_report(report)
 
 
-def test_stripping_one_signature_is_refused(keys: Keys) -> None:
+@pytest.mark.parametrize("which", ["signatures", "content_signatures"])
+def test_stripping_one_signature_is_refused(keys: Keys, which: str) -> None:
     report = parse_sealed_report(seal(keys))
-    stripped = report.model_copy(update={"signatures": report.signatures[:1]})
+    if which == "signatures":
+        stripped = report.model_copy(update={"signatures": report.signatures[:1]})
+    else:
+        envelope = report.envelope.model_copy(
+            update={"content_signatures": report.envelope.content_signatures[1:]}
+        )
+        stripped = report.model_copy(update={"envelope": envelope})
+    mine = keys[PUBLISHER].signing_keys()
     with pytest.raises(PolicySignatureError, match="exactly one ed25519 and one ml-dsa-65"):
-        verify_sealed_report(stripped, keys[PUBLISHER].signing_keys())
+        verify_sealed_report(stripped, publisher_keys=mine, wrapper_keys=mine)
+
+
+def rewrap(
+    keys: Keys,
+    report: dict[str, Any],
+    *,
+    by: str = READER,
+    members: tuple[str, ...] = (PUBLISHER, READER, OUTSIDER),
+    suite: str = "MLKEM768-X25519",
+) -> dict[str, Any]:
+    return rewrap_report(
+        parse_sealed_report(report),
+        me=by,
+        generations=[keys[by]],
+        policy_version=4,
+        policy_digest="sha256:" + "cd" * 32,
+        tlp_marking=TLP_MARKINGS[TlpLevel.AMBER],
+        recipients=[recipient(keys, m, suite) for m in members],
+        signer=keys[by],
+    )
+
+
+def open_version(
+    keys: Keys,
+    report: dict[str, Any],
+    member: str,
+    *,
+    by: str = READER,
+    members: tuple[str, ...] = (PUBLISHER, READER, OUTSIDER),
+) -> bytes:
+    _, plaintext = open_report(
+        report,
+        me=member,
+        feed=FEED,
+        generations=[keys[member]],
+        publisher_keys=keys[PUBLISHER].signing_keys(),
+        wrapper_keys=keys[by].signing_keys(),
+        expected_recipients=expected(keys, members=members),
+    )
+    return plaintext
+
+
+@pytest.mark.parametrize("suite", ["MLKEM768-X25519", "X25519"])
+def test_a_rewrap_reaches_the_new_readers_without_re_encrypting(keys: Keys, suite: str) -> None:
+    """Item 5: a recipient who may write re-wraps the content key for the policy's new
+    readers; the content and the publisher's content signatures are untouched."""
+    report = seal(keys, suite)
+    later = rewrap(keys, report, suite=suite)
+    assert later["id"] == report["id"]
+    assert later["modified"] > report["modified"]
+    for field in ("header", "nonce", "ciphertext", "ct_sha256", "content_signatures"):
+        assert later["envelope"][field] == report["envelope"][field]
+    assert later["envelope"]["wrapped_by"] == READER
+    parsed = parse_sealed_report(later)
+    assert (parsed.publisher, parsed.wrapped_by) == (PUBLISHER, READER)
+    assert later["envelope"]["policy"]["version"] == 4
+    assert same_content(parse_sealed_report(report), parse_sealed_report(later))
+    members = (PUBLISHER, READER, OUTSIDER)
+    for member in members:
+        _, plaintext = open_report(
+            later,
+            me=member,
+            feed=FEED,
+            generations=[keys[member]],
+            publisher_keys=keys[PUBLISHER].signing_keys(),
+            wrapper_keys=keys[READER].signing_keys(),
+            expected_recipients=expected(keys, suite, members),
+        )
+        assert plaintext == BUNDLE
+    # The reader the new version leaves out (SECOND) is not addressed by it.
+    with pytest.raises(NotARecipient):
+        open_report(
+            later,
+            me=SECOND,
+            feed=FEED,
+            generations=[keys[SECOND]],
+            publisher_keys=keys[PUBLISHER].signing_keys(),
+            wrapper_keys=keys[READER].signing_keys(),
+            expected_recipients=expected(keys, suite, members),
+        )
+
+
+def test_only_a_recipient_can_rewrap(keys: Keys) -> None:
+    with pytest.raises(NotARecipient):
+        rewrap(keys, seal(keys), by=OUTSIDER)
+
+
+def test_a_rewrap_claiming_another_wrapper_does_not_open(keys: Keys) -> None:
+    """``wrapped_by`` is bound into every wrap: re-signing the version under another
+    member's name (with that member's keys) leaves every wrap unopenable."""
+    later = rewrap(keys, seal(keys))
+    later["envelope"]["wrapped_by"] = SECOND
+    unsigned = {k: v for k, v in later.items() if k != "signatures"}
+    later["signatures"] = sign_document(keys[SECOND], "trend-exchange/envelope/1", unsigned)
+    with pytest.raises(EnvelopeRefused, match="does not open"):
+        open_version(keys, later, OUTSIDER, by=SECOND)
+
+
+def test_a_rewrap_with_other_content_fails_the_publishers_content_signatures(
+    keys: Keys,
+) -> None:
+    """A writer cannot pass off its own content as the publisher's: the content signatures
+    are the publisher's, and the new content does not carry them."""
+    later = rewrap(keys, seal(keys))
+    mine = seal(keys)  # other content (another content key, nonce, ciphertext)
+    for field in ("nonce", "ciphertext", "ct_sha256"):
+        later["envelope"][field] = mine["envelope"][field]
+    unsigned = {k: v for k, v in later.items() if k != "signatures"}
+    later["signatures"] = sign_document(keys[READER], "trend-exchange/envelope/1", unsigned)
+    with pytest.raises(EnvelopeRefused, match="signature check failed"):
+        open_version(keys, later, OUTSIDER)
+    assert not same_content(parse_sealed_report(seal(keys)), parse_sealed_report(later))
 
 
 def test_sealing_refuses_duplicate_or_no_recipients(keys: Keys) -> None:

@@ -132,7 +132,7 @@ def test_a_writer_publishes_and_a_reader_opens_the_bundle(hub: Hub) -> None:
     with httpx.Client() as http, ExchangeApi(hub.server.url, SecretStr(reader.token), http) as api:
         policy = fetch_feed_policy(api, FEED, now=datetime.now(UTC), pins=None)
         resolved = recipient_keys(api, policy.current, members["writer"].id)
-        expected = {(r.member, r.key_id) for r in resolved}
+        expected = {r.member: {r.key_id} for r in resolved}
         writer_keys = verify_key_chain(api.key_bundles(members["writer"].id), members["writer"].id)
     generations = list(Keystore(hub.keystore("reader")).load(PASSPHRASE).generations.values())
     _report, plaintext = open_report(
@@ -141,6 +141,7 @@ def test_a_writer_publishes_and_a_reader_opens_the_bundle(hub: Hub) -> None:
         feed=policy.collection.id,
         generations=generations,
         publisher_keys=writer_keys.keys.signing_keys(),
+        wrapper_keys=writer_keys.keys.signing_keys(),
         expected_recipients=expected,
     )
     assert plaintext == source.read_bytes()
