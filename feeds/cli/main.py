@@ -16,6 +16,7 @@ from feeds.cli._factory import typer_factory
 from feeds.cli.keys import create_keys_app
 from feeds.cli.policy import create_policy_app
 from feeds.cli.publish import publish
+from feeds.cli.pull import open_file, pull
 
 __all__ = ["app", "create_app", "main", "typer_factory"]
 
@@ -36,6 +37,8 @@ def create_app() -> typer.Typer:
     app.add_typer(create_keys_app(), name="keys")
     app.add_typer(create_policy_app(), name="policy")
     app.command("publish")(publish)
+    app.command("pull")(pull)
+    app.command("open")(open_file)
     return app
 
 

@@ -1,33 +1,42 @@
-"""End to end: a writer publishes a sealed bundle with ``feeds publish`` to a real hub process.
+"""End to end, through the real ``feeds`` console script against a real hub process:
+``feeds publish``, ``feeds pull`` and ``feeds open`` (issue 4, items 2, 4 and 6).
 
-The operator admits owner, reader and writer and creates the feed; each member
-runs the real ``feeds`` console script (keys init and register); the owner
-publishes a policy (the community template's TLP, so only sealed reports go
-in) naming all three as readers and owner and writer as writers. The writer
-publishes a bundle; the reader fetches the stored object over plain TAXII and
-opens it to the very bytes published. The reader's own ``feeds publish`` is
-refused by the client.
+The operator admits owner, reader, writer and a newcomer and creates the feed;
+each member runs ``feeds keys init`` and ``keys register``; the owner publishes a
+policy (the community template's TLP, so only sealed reports go in) naming
+owner, reader and writer as readers and owner and writer as writers. The
+newcomer is not a reader.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
-from feeds.crypto.envelope import open_report
+from exchange.db import tables
+from exchange.db.session import read_transaction, write_transaction
+from exchange.protocol.ids import CollectionId
+from exchange.services.stix import validate_object
+from feeds.crypto.envelope import open_report, seal_report
 from feeds.crypto.keystore import Keystore
 from feeds.exchange_api import ExchangeApi
 from feeds.feed_policy import fetch_feed_policy
 from feeds.publishing import recipient_keys
+from feeds.pulling import STATE_FILE
 from feeds.trust import verify_key_chain
 from tests.integration.live import HubHome, Member, ServerProcess, http_client, indicator
 
@@ -42,8 +51,10 @@ FEED = "trends-sealed"
 class Hub:
     """The running hub, the members and their keystores."""
 
-    def __init__(self, server: ServerProcess, work: Path, members: dict[str, Member]) -> None:
-        self.server, self.work, self.members = server, work, members
+    def __init__(
+        self, server: ServerProcess, work: Path, members: dict[str, Member], home: HubHome
+    ) -> None:
+        self.server, self.work, self.members, self.home = server, work, members, home
 
     def keystore(self, name: str) -> Path:
         return self.work / f"{name}-keys"
@@ -87,15 +98,21 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
         try:
-            owner, reader, writer = home.add_members(
-                **{"CERT-EU": "authority", "Uni Lab": "research", "Vendor": "industry"}
+            owner, reader, writer, newcomer = home.add_members(
+                **{
+                    "CERT-EU": "authority",
+                    "Uni Lab": "research",
+                    "Vendor": "industry",
+                    "Newcomer": "industry",
+                }
             )
             home.add_feed(FEED, owner="CERT-EU", title="Sealed trends")
             home.grant("Uni Lab", FEED, read=True)
             home.grant("Vendor", FEED, read=True, write=True)
             work = base / "work"
             work.mkdir()
-            live = Hub(home.serve(), work, {"owner": owner, "reader": reader, "writer": writer})
+            members = {"owner": owner, "reader": reader, "writer": writer, "newcomer": newcomer}
+            live = Hub(home.serve(), work, members, home)
             for name in live.members:
                 live.ok(name, "keys", "init")
                 live.ok(name, "keys", "register")
@@ -103,7 +120,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             live.ok("owner", "policy", "init", "--feed", FEED, "--template", "community",
                     "-o", str(policy_file))  # fmt: skip
             document = json.loads(policy_file.read_text())
-            document["readers"] = [owner.id, reader.id, writer.id]
+            document["readers"] = [owner.id, reader.id, writer.id]  # not the newcomer
             document["writers"] = [owner.id, writer.id]
             policy_file.write_text(json.dumps(document, indent=2))
             live.ok("owner", "policy", "sign", str(policy_file))
@@ -121,7 +138,8 @@ def test_a_writer_publishes_and_a_reader_opens_the_bundle(hub: Hub) -> None:
     out = json.loads(hub.ok("writer", "publish", str(source), "--feed", FEED, "--json"))
     members = hub.members
     assert out["status"] == "success", out
-    assert sorted(out["recipients"]) == sorted(m.id for m in members.values())
+    readers = ("owner", "reader", "writer")
+    assert sorted(out["recipients"]) == sorted(members[r].id for r in readers)
     # The reader fetches the stored object over plain TAXII and opens it.
     with http_client(hub.server, members["reader"]) as taxii:
         read = taxii.get(f"collections/{FEED}/objects/")
@@ -160,3 +178,133 @@ def test_a_member_who_is_not_a_writer_is_refused(hub: Hub) -> None:
     message = " ".join(done.stderr.split())
     assert "does not name you" in message, done.stderr
     assert "as a writer" in message, done.stderr
+
+
+def _publish(hub: Hub, seed: str) -> tuple[str, bytes]:
+    """The writer publishes a fresh bundle; return its envelope id and the bytes sealed."""
+    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [indicator(seed)]}
+    source = hub.work / f"{seed}.json"
+    source.write_text(json.dumps(bundle))
+    out = json.loads(hub.ok("writer", "publish", str(source), "--feed", FEED, "--json"))
+    assert out["status"] == "success", out
+    return str(out["envelope_id"]), source.read_bytes()
+
+
+def _pull(hub: Hub, who: str, out: Path, *, code: int = 0) -> dict[str, Any]:
+    done = hub.feeds(who, "pull", "--feed", FEED, "--out", str(out), "--json")
+    assert done.returncode == code, done.stderr
+    summary: dict[str, Any] = json.loads(done.stdout)
+    return summary
+
+
+def _opened_files(out: Path) -> dict[str, int]:
+    """The bundles a pull wrote (not its hidden cursor file), with their mtimes."""
+    return {p.name: p.stat().st_mtime_ns for p in out.glob("[!.]*.json")}
+
+
+def _stored(hub: Hub, envelope_id: str) -> dict[str, Any]:
+    """The sealed report as the hub stores it (what a curious operator can read)."""
+    local = hub.home.local_hub()
+    o = tables.stix_object
+    query = select(o.c.body).where(o.c.stix_id == f"sealed-report--{envelope_id}")
+    with read_transaction(local.engine) as conn:
+        bodies: list[dict[str, Any]] = [json.loads(b) for b in conn.execute(query).scalars()]
+    return bodies[-1]
+
+
+def test_pull_opens_each_new_report_once_and_resumes_from_its_cursor(hub: Hub) -> None:
+    first, first_bytes = _publish(hub, "pull-1")
+    out = hub.work / "reader-pulled"
+    summary = _pull(hub, "reader", out)
+    assert summary["refused"] == 0, summary
+    assert summary["opened"] >= 1
+    assert (out / f"{first}.json").read_bytes() == first_bytes
+    assert stat.S_IMODE((out / f"{first}.json").stat().st_mode) == 0o600
+    # Incremental: nothing new, nothing fetched again.
+    again = _pull(hub, "reader", out)
+    assert (again["opened"], again["unchanged"], again["refused"]) == (0, 0, 0), again
+    second, second_bytes = _publish(hub, "pull-2")
+    third = _pull(hub, "reader", out)
+    assert (third["opened"], third["unchanged"]) == (1, 0), third
+    assert (out / f"{second}.json").read_bytes() == second_bytes
+    # Idempotent: without its cursor, a pull rewrites nothing.
+    (out / STATE_FILE).unlink()
+    before = _opened_files(out)
+    fresh = _pull(hub, "reader", out)
+    assert fresh["opened"] == 0, fresh
+    assert fresh["unchanged"] == len(before) >= 2
+    assert _opened_files(out) == before
+    # Human output: one line per report (no terminal: plain lines) and a summary.
+    text = hub.ok("reader", "pull", "--feed", FEED, "--out", str(hub.work / "human"))
+    assert f"opened: sealed-report--{first}" in text
+    assert "refused" in text.splitlines()[-1] or "0 refused" in text
+
+
+def test_open_verifies_and_opens_one_report_file(hub: Hub) -> None:
+    envelope_id, sealed_bytes = _publish(hub, "open-1")
+    with http_client(hub.server, hub.members["reader"]) as taxii:
+        read = taxii.get(f"collections/{FEED}/objects/sealed-report--{envelope_id}/")
+        assert read.status_code == 200, read.text
+    path = hub.work / "one-report.json"
+    path.write_text(json.dumps(read.json()))  # a TAXII envelope holding the report
+    target = hub.work / "opened" / "one.json"
+    out = json.loads(hub.ok("reader", "open", str(path), "-o", str(target), "--json"))
+    assert out["envelope_id"] == envelope_id
+    assert target.read_bytes() == sealed_bytes
+    assert hub.ok("reader", "open", str(path)).encode() == sealed_bytes
+    # Told the wrong feed, it refuses (a replay).
+    done = hub.feeds("reader", "open", str(path), "--feed", "no-such-feed")
+    assert done.returncode != 0
+
+
+def test_a_member_the_policy_leaves_out_cannot_open_even_with_the_operators_help(
+    hub: Hub,
+) -> None:
+    """Item 6: the operator grants the newcomer the feed; the signed policy still does not
+    name it, so the hub serves it nothing; and the report the operator then hands over
+    from the database does not open with the newcomer's keys."""
+    envelope_id, _ = _publish(hub, "outsider-1")
+    hub.home.grant("Newcomer", FEED, read=True)
+    with http_client(hub.server, hub.members["newcomer"]) as taxii:
+        read = taxii.get(f"collections/{FEED}/objects/")
+    assert read.status_code in (403, 404), read.text
+    handed = hub.work / "handed-over.json"
+    handed.write_text(json.dumps(_stored(hub, envelope_id)))
+    done = hub.feeds("newcomer", "open", str(handed))
+    assert done.returncode == 1, done.stdout
+    assert "not addressed to your keys" in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_ghost_recipient_slipped_in_by_the_hub_is_reported_and_refused(hub: Hub) -> None:
+    """A compromised hub (here: its database) serves a report that a colluding publisher
+    sealed to an extra member: readers check recipients against the signed policy."""
+    members = hub.members
+    writer = Keystore(hub.keystore("writer")).load(PASSPHRASE).current
+    token = SecretStr(members["reader"].token)
+    with httpx.Client() as http, ExchangeApi(hub.server.url, token, http) as api:
+        policy = fetch_feed_policy(api, FEED, now=datetime.now(UTC), pins=None)
+        recipients = recipient_keys(api, policy.current, members["writer"].id)
+        ghost = recipient_keys(api, policy.current, members["newcomer"].id)
+    ghost_key = next(r for r in ghost if r.member == members["newcomer"].id)
+    report = seal_report(
+        b'{"type":"bundle","id":"bundle--0f4b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4","objects":[]}',
+        feed=policy.collection.id,
+        publisher=members["writer"].id,
+        policy_version=policy.current.policy.version,
+        policy_digest=policy.current.digest,
+        tlp_marking=policy.current.policy.tlp,
+        recipients=[*recipients, ghost_key],
+        signer=writer,
+    )
+    local = hub.home.local_hub()
+    with write_transaction(local.engine) as conn:
+        stored = validate_object(report, stix_id=report["id"])
+        now = int(time.time() * 1_000_000)
+        local.objects.add(conn, CollectionId(policy.collection.id), [stored], now=now)
+    out = hub.work / "ghost-pull"
+    summary = _pull(hub, "reader", out, code=3)
+    [refusal] = [r for r in summary["refusals"] if r["id"] == report["id"]]
+    assert "ghost recipient" in refusal["reason"]
+    assert members["newcomer"].id in refusal["reason"]
+    assert not (out / f"{report['envelope']['header']['envelope_id']}.json").exists()
