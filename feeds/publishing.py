@@ -34,7 +34,9 @@ __all__ = [
     "NotAWriter",
     "Published",
     "bundle_bytes",
+    "post_objects",
     "publish_report",
+    "recipient_key",
     "recipient_keys",
 ]
 
@@ -93,31 +95,52 @@ def _encryption_key(member: str, bundle: SignedKeyBundle) -> RecipientKey:
     raise TrustError(f"the key bundles of {member}", "the bundle in force has no encryption key")
 
 
-def recipient_keys(api: ExchangeApi, signed: SignedPolicy, publisher: str) -> list[RecipientKey]:
-    """Return the encryption key in force of every reader of ``signed`` and of ``publisher``.
+def recipient_key(api: ExchangeApi, member: str) -> RecipientKey:
+    """Return ``member``'s encryption key in force, from its verified key chain.
 
-    Each member's bundles must form a verified chain; the key is the
-    MLKEM768-X25519 one if the bundle in force has it, else the X25519 one.
+    The key is the MLKEM768-X25519 one if the bundle in force has it, else the
+    X25519 one. Raises `HubError`, or `TrustError` if there is no verified key.
+    """
+    bundles = api.key_bundles(member)
+    try:
+        current = verify_key_chain(bundles, member)
+    except TrustError as exc:
+        raise TrustError(
+            f"the keys of recipient {member}", f"no verified key to seal to ({exc.message})"
+        ) from exc
+    return _encryption_key(member, current)
+
+
+def recipient_keys(api: ExchangeApi, signed: SignedPolicy, publisher: str) -> list[RecipientKey]:
+    """Return the encryption key in force (`recipient_key`) of every reader of ``signed``
+    and of ``publisher``.
+
     Raises `HubError`, or `TrustError` naming a member with no verified key.
     """
     members: Iterable[str] = sorted({*signed.policy.readers, publisher})
-    recipients = []
-    for member in members:
-        bundles = api.key_bundles(member)
-        try:
-            current = verify_key_chain(bundles, member)
-        except TrustError as exc:
-            raise TrustError(
-                f"the keys of recipient {member}", f"no verified key to seal to ({exc.message})"
-            ) from exc
-        recipients.append(_encryption_key(member, current))
-    return recipients
+    return [recipient_key(api, member) for member in members]
 
 
 def _status_message(status: Any) -> str | None:
     failures = getattr(status, "failures", None) or []
     messages = [str(f.get("message", f)) if isinstance(f, dict) else str(f) for f in failures]
     return "; ".join(messages) or None
+
+
+def post_objects(url: str, token: SecretStr, objects: list[dict[str, Any]]) -> Any:
+    """Post ``objects`` to the TAXII collection at ``url``; wait for and return the status.
+
+    Raises `HubError` (`UnexpectedResponse` when the hub returns no status).
+    """
+    with hub_errors(url):
+        collection = TaxiiCollection(url, auth=BearerAuth(token))
+        try:
+            status = collection.add_objects({"objects": objects}, wait_for_completion=True)
+        finally:
+            collection.close()
+    if status is None:
+        raise UnexpectedResponse(url, "the hub returned no status")
+    return status
 
 
 def publish_report(
@@ -165,14 +188,7 @@ def publish_report(
     )
     # 4. Posted.
     url = f"{api.api_root()}collections/{feed.collection.id}/"
-    with hub_errors(url):
-        collection = TaxiiCollection(url, auth=BearerAuth(token))
-        try:
-            status = collection.add_objects({"objects": [report]}, wait_for_completion=True)
-        finally:
-            collection.close()
-    if status is None:
-        raise UnexpectedResponse(url, "the hub returned no status")
+    status = post_objects(url, token, [report])
     success = status.status == "complete" and not status.failure_count
     return Published(
         feed=feed.collection.id,

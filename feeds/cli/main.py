@@ -13,6 +13,7 @@ import typer
 
 from feeds.cli import collections
 from feeds.cli._factory import typer_factory
+from feeds.cli.grant import grant
 from feeds.cli.keys import create_keys_app
 from feeds.cli.policy import create_policy_app
 from feeds.cli.publish import publish
@@ -39,6 +40,7 @@ def create_app() -> typer.Typer:
     app.command("publish")(publish)
     app.command("pull")(pull)
     app.command("open")(open_file)
+    app.command("grant")(grant)
     return app
 
 

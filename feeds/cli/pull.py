@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from feeds.cli._output import EXIT_USAGE, emit_json, fail, stderr, stdout
+from feeds.cli._output import EXIT_USAGE, emit_json, fail, stdout
+from feeds.cli._progress import report_progress
 from feeds.cli._session import EXIT_UNTRUSTED, Session, reported
 from feeds.cli.options import FeedOpt, HubUrlOpt, JsonOpt, KeystoreOpt, OutputOpt, TokenOpt
 from feeds.errors import DocumentError
@@ -67,37 +65,6 @@ def _describe(outcome: Outcome) -> str:
     return text
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[Outcome], None] | None]:
-    """A progress callback: a rich bar on a terminal, plain lines otherwise, or none."""
-    if not enabled:
-        yield None
-        return
-    if not stderr.is_terminal:
-
-        def line(outcome: Outcome) -> None:
-            stdout.print(escape(_describe(outcome)))
-
-        yield line
-        return
-    columns = (
-        SpinnerColumn(),
-        TextColumn("pulling"),
-        BarColumn(),
-        TextColumn("{task.completed} reports"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=stderr, transient=True) as bar:
-        task = bar.add_task("pull", total=None)
-
-        def tick(outcome: Outcome) -> None:
-            bar.advance(task)
-            if outcome.result == "refused":
-                bar.console.print(escape(_describe(outcome)))
-
-        yield tick
-
-
 def _summary_json(summary: PullSummary, out: Path) -> dict[str, Any]:
     counts = {
         result: summary.count(result)
@@ -130,7 +97,12 @@ def pull(
     with reported():
         session = Session(hub=hub, token=token, keystore=keystore)
         generations = list(session.keystore.load(session.passphrase()).generations.values())
-        with session.hub() as api, _progress(not as_json) as progress:
+        with (
+            session.hub() as api,
+            report_progress(
+                not as_json, "pulling", _describe, lambda o: o.result == "refused"
+            ) as progress,
+        ):
             summary = pull_feed(
                 api,
                 session.settings.require_token(),

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from exchange.db import tables
 from exchange.db.session import read_transaction, write_transaction
@@ -308,3 +308,62 @@ def test_a_ghost_recipient_slipped_in_by_the_hub_is_reported_and_refused(hub: Hu
     assert "ghost recipient" in refusal["reason"]
     assert members["newcomer"].id in refusal["reason"]
     assert not (out / f"{report['envelope']['header']['envelope_id']}.json").exists()
+    # The operator cleans up, so that the tests after this one see an honest hub.
+    o = tables.stix_object
+    with write_transaction(local.engine) as conn:
+        conn.execute(delete(o).where(o.c.stix_id == report["id"]))
+
+
+def _next_policy(hub: Hub, readers: list[str], name: str) -> None:
+    """The owner drafts, signs and publishes the next policy version naming ``readers``."""
+    path = hub.work / f"{name}.policy.json"
+    hub.ok("owner", "policy", "init", "--feed", FEED, "--template", "community", "-o", str(path))
+    document = json.loads(path.read_text())
+    document["readers"] = [hub.members[r].id for r in readers]
+    document["writers"] = [hub.members["owner"].id, hub.members["writer"].id]
+    path.write_text(json.dumps(document, indent=2))
+    hub.ok("owner", "policy", "sign", str(path))
+    hub.ok("owner", "policy", "publish", str(path), "--feed", FEED)
+
+
+def test_grant_re_wraps_earlier_reports_for_a_reader_the_owner_adds(hub: Hub) -> None:
+    """Item 5: the owner adds the newcomer; the writer's ``feeds grant`` re-wraps every
+    earlier report (same ciphertext, new STIX version) and the newcomer's pull opens them.
+    Then the owner removes the reader: the hub stops serving it, and new reports leave
+    it out, while what it pulled before stays on its disk."""
+    envelope_id, sealed_bytes = _publish(hub, "grant-1")
+    before = _stored(hub, envelope_id)
+    _next_policy(hub, ["owner", "reader", "writer", "newcomer"], "add-newcomer")
+    # Before the grant, the newcomer is served the reports but cannot open them.
+    early = _pull(hub, "newcomer", hub.work / "newcomer-early")
+    assert early["opened"] == 0
+    assert early["not_addressed"] >= 1
+    granted = json.loads(hub.ok("writer", "grant", "--feed", FEED, "--json"))
+    assert granted["rewrapped"] >= 1, granted
+    assert (granted["refused"], granted["failed"]) == (0, 0), granted
+    after = _stored(hub, envelope_id)
+    assert after["modified"] > before["modified"]
+    assert after["envelope"]["ciphertext"] == before["envelope"]["ciphertext"]
+    assert after["envelope"]["wrapped_by"] == hub.members["writer"].id
+    assert hub.members["newcomer"].id in {r["member"] for r in after["envelope"]["recipients"]}
+    # The newcomer now opens what was published before it was added.
+    out = hub.work / "newcomer-pulled"
+    pulled = _pull(hub, "newcomer", out)
+    assert pulled["refused"] == 0, pulled
+    assert (out / f"{envelope_id}.json").read_bytes() == sealed_bytes
+    # A second grant has nothing left to do.
+    again = json.loads(hub.ok("writer", "grant", "--feed", FEED, "--json"))
+    assert again["rewrapped"] == 0, again
+    # The reader pulling again gets the re-wrapped versions: same content, unchanged.
+    reader_out = hub.work / "reader-after-grant"
+    _pull(hub, "reader", reader_out)
+    assert (reader_out / f"{envelope_id}.json").read_bytes() == sealed_bytes
+    # The owner removes the reader: no longer served, no longer sealed to.
+    _next_policy(hub, ["owner", "writer", "newcomer"], "remove-reader")
+    later, _ = _publish(hub, "grant-2")
+    assert hub.members["reader"].id not in {
+        r["member"] for r in _stored(hub, later)["envelope"]["recipients"]
+    }
+    done = hub.feeds("reader", "pull", "--feed", FEED, "--out", str(reader_out))
+    assert done.returncode == 1, done.stdout
+    assert (reader_out / f"{envelope_id}.json").read_bytes() == sealed_bytes  # kept
