@@ -13,6 +13,7 @@ import typer
 
 from feeds.cli import collections
 from feeds.cli._factory import typer_factory
+from feeds.cli.demo import demo
 from feeds.cli.grant import grant
 from feeds.cli.keys import create_keys_app
 from feeds.cli.policy import create_policy_app
@@ -41,6 +42,7 @@ def create_app() -> typer.Typer:
     app.command("pull")(pull)
     app.command("open")(open_file)
     app.command("grant")(grant)
+    app.command("demo")(demo)
     return app
 
 

@@ -1,0 +1,53 @@
+"""``feeds demo`` runs the whole flow on its own hub and leaves nothing behind (item 7)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+FEEDS = Path(sys.executable).parent / "feeds"
+
+
+def test_the_demo_proves_each_step_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
+    env["TMPDIR"] = str(scratch)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    done = subprocess.run(
+        [str(FEEDS), "demo", "--json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    result = json.loads(done.stdout)
+    steps = result["steps"]
+    assert len(steps) == 9
+    assert all(step["title"] and step["proved"] for step in steps)
+    proved = " ".join(step["proved"] for step in steps)
+    for claim in ("ghost", "ciphertext only", "key commitment", "does not open"):
+        assert claim in proved
+    assert re.search(r"HTTP 40[34]", steps[7]["title"])
+    # Nothing left: no files, no hub answering where it ran.
+    assert list(scratch.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["tmp"]
+    url = re.search(r"http://127\.0\.0\.1:\d+", steps[0]["title"])
+    assert url is not None
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url.group(0)}/taxii2/", timeout=2.0)
