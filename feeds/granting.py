@@ -33,7 +33,7 @@ from feeds.exchange_api import ExchangeApi
 from feeds.feed_policy import fetch_feed_policy
 from feeds.opening import ReportOpener
 from feeds.pinning import PinStore
-from feeds.publishing import NotAWriter, post_objects, recipient_key
+from feeds.publishing import NotAWriter, check_signer, post_objects, recipient_key
 from feeds.pulling import feed_pages
 
 __all__ = ["GrantOutcome", "GrantSummary", "grant_new_readers"]
@@ -126,7 +126,8 @@ def grant_new_readers(
     """Re-wrap the feed's reports for the readers its policy in force added.
 
     Steps:
-    0. fetch and verify the feed's policy (pinned with ``pins``); we must be a writer;
+    0. fetch and verify the feed's policy (pinned with ``pins``); we must be a
+       writer, signing with our keys in force (`check_signer`);
     1. page through the feed's reports (latest versions);
     2. skip a report that already reaches every reader of the policy in force;
     3. open it (`ReportOpener`: every check a reader makes); one we cannot
@@ -142,6 +143,7 @@ def grant_new_readers(
     me = api.whoami().id
     if me not in signed.policy.writers:
         raise NotAWriter(ref, me)
+    check_signer(api, me, signer)
     opener = ReportOpener(api, feed, me=me, generations=generations)
     summary = GrantSummary(
         feed.collection.id, feed.collection.alias, signed.policy.version, signed.policy.readers

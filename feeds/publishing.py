@@ -34,6 +34,7 @@ __all__ = [
     "NotAWriter",
     "Published",
     "bundle_bytes",
+    "check_signer",
     "post_objects",
     "publish_report",
     "recipient_key",
@@ -93,6 +94,23 @@ def _encryption_key(member: str, bundle: SignedKeyBundle) -> RecipientKey:
         if key is not None:
             return RecipientKey(member, key.alg, key.raw())
     raise TrustError(f"the key bundles of {member}", "the bundle in force has no encryption key")
+
+
+def check_signer(api: ExchangeApi, me: str, signer: MemberSecrets) -> None:
+    """Check that ``signer`` holds the signing keys of our bundle in force on the hub.
+
+    The hub verifies what we post with those keys only; signing with keys it
+    does not hold (a rotation not registered yet) would fail there instead.
+    Raises `TrustError` (also if our key chain does not verify), or `HubError`.
+    """
+    current = verify_key_chain(api.key_bundles(me), me).keys.signing_keys()
+    mine = signer.signing_keys()
+    if any(current.key_id(alg) != mine.key_id(alg) for alg in ("ed25519", "ml-dsa-65")):
+        raise TrustError(
+            "your signing keys",
+            "your newest local keys are not the ones in force on the hub; run"
+            " `feeds keys register` first",
+        )
 
 
 def recipient_key(api: ExchangeApi, member: str) -> RecipientKey:
@@ -157,7 +175,8 @@ def publish_report(
 
     Steps:
     0. fetch and verify the feed's policy (`fetch_feed_policy`, pinned with ``pins``);
-    1. we (``api.whoami``) are one of its writers;
+    1. we (``api.whoami``) are one of its writers, and ``signer`` holds our
+       signing keys in force on the hub (`check_signer`);
     2. every reader and we resolve to a verified key (`recipient_keys`);
     3. seal with the policy version and digest in force and its TLP marking;
     4. post the sealed report to the feed's TAXII collection and wait for the status.
@@ -172,6 +191,7 @@ def publish_report(
     me = api.whoami().id
     if me not in signed.policy.writers:
         raise NotAWriter(ref, me)
+    check_signer(api, me, signer)
     # 2. Recipients.
     recipients = recipient_keys(api, signed, me)
     # 3. Sealed.

@@ -10,6 +10,7 @@ newcomer is not a reader.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import stat
@@ -36,7 +37,7 @@ from feeds.crypto.keystore import Keystore
 from feeds.exchange_api import ExchangeApi
 from feeds.feed_policy import fetch_feed_policy
 from feeds.publishing import recipient_keys
-from feeds.pulling import STATE_FILE
+from feeds.pulling import STATE_FILE, Outcome, pull_feed
 from feeds.trust import verify_key_chain
 from tests.integration.live import HubHome, Member, ServerProcess, http_client, indicator
 
@@ -238,6 +239,40 @@ def test_pull_opens_each_new_report_once_and_resumes_from_its_cursor(hub: Hub) -
     text = hub.ok("reader", "pull", "--feed", FEED, "--out", str(hub.work / "human"))
     assert f"opened: sealed-report--{first}" in text
     assert "refused" in text.splitlines()[-1] or "0 refused" in text
+
+
+def test_an_interrupted_pull_resumes_where_it_stopped(hub: Hub) -> None:
+    """Pages of one object; the pull is interrupted after the second; the next run
+    fetches only the rest, and the two runs together open every report once."""
+    for seed in ("resume-1", "resume-2", "resume-3"):
+        _publish(hub, seed)
+    reader = hub.members["reader"]
+    generations = list(Keystore(hub.keystore("reader")).load(PASSPHRASE).generations.values())
+    out = hub.work / "resumed"
+    seen: list[str] = []
+
+    def interrupt(outcome: Outcome) -> None:
+        seen.append(outcome.stix_id)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    token = SecretStr(reader.token)
+    with httpx.Client() as http, ExchangeApi(hub.server.url, token, http) as api:
+        pull = functools.partial(
+            pull_feed, api, token, FEED, out, generations=generations, now=datetime.now(UTC),
+            pins=None, per_request=1,
+        )  # fmt: skip
+        with pytest.raises(KeyboardInterrupt):
+            pull(progress=interrupt)
+        assert len(_opened_files(out)) == 2  # both written before the interruption
+        rest = pull()
+    # The first page was done and saved; the second is redone (idempotently).
+    assert rest.outcomes[0].stix_id == seen[1]
+    assert rest.outcomes[0].result == "unchanged"
+    assert seen[0] not in {o.stix_id for o in rest.outcomes}
+    everything = {seen[0], *(o.stix_id for o in rest.outcomes)}
+    assert len(_opened_files(out)) == len(everything)
+    assert all(o.result in ("opened", "unchanged") for o in rest.outcomes)
 
 
 def test_open_verifies_and_opens_one_report_file(hub: Hub) -> None:

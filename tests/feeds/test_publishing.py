@@ -85,3 +85,21 @@ def test_a_member_the_policy_does_not_name_as_writer_is_refused(
         publish_report(api, SecretStr(reader.token), "reports", b"{}", signer=keys[1], now=NOW,
                        pins=pins)  # fmt: skip
     assert not any(r.url.path.endswith("/objects/") for r in hub.requests)
+
+
+def test_signing_with_keys_not_registered_yet_is_refused_before_posting(
+    tmp_path: Path, keys: list[MemberSecrets]
+) -> None:
+    """A local rotation not registered yet: the hub would refuse the signatures, so the
+    client says what to do instead of posting."""
+    hub = FakeHub()
+    owner = hub.add_member("owner")
+    feed = hub.add_feed("reports")
+    register_raw(hub, owner, chain(owner.id, keys[0]))
+    publish_raw(hub, feed, make_policy(keys[0], feed=feed, owner=owner.id))
+    pins = PinStore(Keystore(tmp_path / "ks"))
+    unregistered = MemberSecrets.generate()
+    with hub.api(owner) as api, pytest.raises(TrustError, match="feeds keys register"):
+        publish_report(api, SecretStr(owner.token), "reports", b"{}", signer=unregistered,
+                       now=NOW, pins=pins)  # fmt: skip
+    assert not any(r.url.path.endswith("/objects/") for r in hub.requests)
