@@ -78,6 +78,11 @@ class Session:
         )
         return answer
 
+    def require_hub(self) -> None:
+        """Raise `SettingsError` now if the hub URL or the token is missing."""
+        self.settings.require_hub()
+        self.settings.require_token()
+
     def hub(self) -> ExchangeApi:
         """Return a session with the hub (close it, or use it in a ``with``).
 

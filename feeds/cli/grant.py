@@ -71,6 +71,7 @@ def grant(
     """
     with reported():
         session = Session(hub=hub, token=token, keystore=keystore)
+        session.require_hub()  # before asking for a passphrase
         keyring = session.keystore.load(session.passphrase())
         with (
             session.hub() as api,

@@ -41,6 +41,7 @@ def publish(
             data = file.read_bytes()
         except OSError as exc:
             raise DocumentError(str(file), exc.strerror or "cannot be read") from exc
+        session.require_hub()  # before asking for a passphrase
         plaintext = bundle_bytes(data, str(file))
         signer = session.keystore.load(session.passphrase()).current
         with session.hub() as api:

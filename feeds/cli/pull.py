@@ -96,6 +96,7 @@ def pull(
     """
     with reported():
         session = Session(hub=hub, token=token, keystore=keystore)
+        session.require_hub()  # before asking for a passphrase
         generations = list(session.keystore.load(session.passphrase()).generations.values())
         with (
             session.hub() as api,
@@ -171,6 +172,7 @@ def open_file(
         fail("--json needs --output FILE: the bundle and the JSON cannot share stdout", EXIT_USAGE)
     with reported():
         session = Session(hub=hub, token=token, keystore=keystore)
+        session.require_hub()  # before asking for a passphrase
         raw = _sealed_object(file)
         generations = list(session.keystore.load(session.passphrase()).generations.values())
         with session.hub() as api:
