@@ -334,36 +334,42 @@ def verify_consistency(
     """Verify that the tree of ``old_size`` with ``old_root`` is a prefix of the newer one.
 
     RFC 9162 §2.1.4.2 for ``0 < old_size < new_size``. Equal sizes need an
-    empty proof and equal roots. From size 0 the proof must be empty and
-    ``old_root`` must be :data:`EMPTY_ROOT` (C2SP ``merkle-tree``,
-    ``tlog-witness`` ``old 0``). Returns ``None``; raises ``ProofError`` if a
-    hash is not 32 bytes, the sizes are out of order, the proof is too long
-    or too short, or a computed root differs.
+    empty proof and equal roots. From size 0 there is no proof (every tree
+    extends the empty one; a caller with no earlier tree head has nothing to
+    check), so it is an error, as in the transparency-dev reference and its vectors.
+    Returns ``None``; raises ``ProofError`` if a hash is not 32 bytes, the
+    sizes are out of order, the proof is too long or too short, or a computed
+    root differs.
     """
-    # 0. Every hash is a SHA-256 digest.
-    _check_hashes(old_root=old_root, new_root=new_root)
+    # 0. Every proof hash is a SHA-256 digest.
     _check_proof(proof)
     # 1. Sizes in order.
     if old_size < 0 or old_size > new_size:
         raise ProofError(f"old size {old_size} is not between 0 and new size {new_size}")
-    # 2. The empty tree: a prefix of anything, if old_root really is the empty root.
-    # 3. Equal sizes: the same tree.
-    if old_size == 0 or old_size == new_size:
+    # 2. From the empty tree there is nothing to prove (every tree extends it): a
+    #    caller with no earlier tree head has nothing to check (as the reference).
+    if old_size == 0:
+        raise ProofError("there is no consistency proof from the empty tree")
+    # 3. Equal sizes: the same tree. Nothing is hashed: the roots are only compared
+    #    (as the reference does, whatever their length; the vectors expect it).
+    if old_size == new_size:
         if proof:
-            raise ProofError(f"consistency proof from size {old_size} must be empty")
-        _check_root("old root", EMPTY_ROOT if old_size == 0 else new_root, old_root)
+            raise ProofError(f"consistency proof between equal sizes {old_size} must be empty")
+        _check_root("old root", new_root, old_root)
         return
-    # 4. (RFC step 1) 0 < old < new needs at least one hash.
+    # 4. Both roots are SHA-256 digests.
+    _check_hashes(old_root=old_root, new_root=new_root)
+    # 5. (RFC step 1) 0 < old < new needs at least one hash.
     if not proof:
         raise ProofError("consistency proof is empty")
-    # 5. (RFC step 2) A perfect old tree is its own first node.
+    # 6. (RFC step 2) A perfect old tree is its own first node.
     path = [old_root, *proof] if old_size & (old_size - 1) == 0 else list(proof)
-    # 6. (RFC steps 3-5) Skip the levels where the old tree's last node is a right child.
+    # 7. (RFC steps 3-5) Skip the levels where the old tree's last node is a right child.
     fn, sn = old_size - 1, new_size - 1
     while fn & 1:
         fn, sn = fn >> 1, sn >> 1
     fr = sr = path[0]
-    # 7. (RFC step 6) Rebuild both roots.
+    # 8. (RFC step 6) Rebuild both roots.
     for c in path[1:]:
         if sn == 0:
             raise ProofError(f"consistency proof of {len(proof)} hashes is too long")
@@ -374,7 +380,7 @@ def verify_consistency(
         else:
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
-    # 8. (RFC step 7) Reached the root level; both roots match.
+    # 9. (RFC step 7) Reached the root level; both roots match.
     if sn != 0:
         raise ProofError(f"consistency proof of {len(proof)} hashes is too short")
     _check_root("old root", fr, old_root)
@@ -412,26 +418,33 @@ def verify_subtree_consistency(
     hash is not 32 bytes, the range is not a subtree of the tree, the proof
     has the wrong length, or a computed hash differs.
     """
-    # 0. Every hash is a SHA-256 digest.
-    _check_hashes(subtree=subtree, root=root)
+    # 0. Every proof hash is a SHA-256 digest.
     _check_proof(proof)
     # 1. The range lies in the tree.
     if not 0 <= start <= end <= size:
         raise ProofError(f"[{start}, {end}) is not a range of a tree of size {size}")
-    # 2. The empty subtree is in every tree.
+    # 2. The empty subtree is in every tree (the tree's root plays no part).
     if start == end:
         if proof:
             raise ProofError("consistency proof of an empty subtree must be empty")
         _check_root("subtree hash", EMPTY_ROOT, subtree)
         return
-    # 3. A subtree the RFC recursion can visit.
+    # 3. The whole tree: the same tree, compared, not hashed (as in `verify_consistency`).
+    if start == 0 and end == size:
+        if proof:
+            raise ProofError("consistency proof of the whole tree must be empty")
+        _check_root("subtree hash", root, subtree)
+        return
+    # 4. Both hashes that take part are SHA-256 digests.
+    _check_hashes(subtree=subtree, root=root)
+    # 5. A subtree the RFC recursion can visit.
     if not _is_subtree(start, end):
         raise ProofError(f"[{start}, {end}) is not a subtree")
-    # 4. One hash per range of the generalised SUBPROOF, checked before hashing.
+    # 6. One hash per range of the generalised SUBPROOF, checked before hashing.
     ranges, known = _subproof(start, end, size)
     if len(proof) != len(ranges):
         raise ProofError(f"consistency proof has {len(proof)} hashes, expected {len(ranges)}")
-    # 5. Rebuild the subtree hash (fr) and the root (sr) from the innermost range out:
+    # 7. Rebuild the subtree hash (fr) and the root (sr) from the innermost range out:
     #    a left sibling inside the subtree extends both, any other sibling only the root.
     pairs = list(zip(ranges, proof, strict=True))
     if known:
@@ -447,6 +460,6 @@ def verify_subtree_consistency(
             lo = a
         else:
             sr = node_hash(sr, c)
-    # 6. Both hashes match.
+    # 8. Both hashes match.
     _check_root("subtree hash", fr, subtree)
     _check_root("root", sr, root)
