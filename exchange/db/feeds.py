@@ -53,7 +53,6 @@ def _record(row: Any) -> FeedRecord:
         title=row.title,
         description=row.description,
         owner_id=None if row.owner_id is None else MemberId(row.owner_id),
-        policy_ref=row.policy_ref,
         created_at=row.created_at,
         public=bool(row.public),
     )
@@ -71,7 +70,6 @@ class SqlFeedStore:
                 title=feed.title,
                 description=feed.description,
                 owner_id=feed.owner_id,
-                policy_ref=feed.policy_ref,
                 created_at=feed.created_at,
                 public=feed.public,
                 last_added=0,

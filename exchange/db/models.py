@@ -22,6 +22,10 @@ __all__ = [
     "Grant",
     "HubSecret",
     "KeyBundleRecord",
+    "LogCheckpoint",
+    "LogHead",
+    "LogLeaf",
+    "LogNode",
     "Member",
     "PolicyVersion",
     "StatusRecord",
@@ -66,7 +70,6 @@ class Feed(SQLModel, table=True):
     title: str = Field(max_length=200)
     description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     owner_id: str | None = Field(default=None, foreign_key="member.id", max_length=64)
-    policy_ref: str | None = Field(default=None, max_length=200)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     # The operator's consent to anonymous reading; needs a public TLP:CLEAR policy too.
     public: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
@@ -158,4 +161,58 @@ class PolicyVersion(SQLModel, table=True):
     version: int = Field(primary_key=True)
     digest: str = Field(max_length=71)
     document: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LogHead(SQLModel, table=True):
+    """The size of one Merkle log; its row is locked to append, so indices have no gap."""
+
+    __tablename__ = "log_head"
+
+    log: str = Field(primary_key=True, max_length=16)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LogLeaf(SQLModel, table=True):
+    """One leaf of a Merkle log: its canonical JSON event, its leaf hash, and the event's
+    time, action, member and feed copied out for filtering."""
+
+    __tablename__ = "log_leaf"
+    __table_args__ = (
+        Index("ix_log_leaf_feed", "log", "feed_id", "idx"),
+        Index("ix_log_leaf_member", "log", "member_id", "idx"),
+        Index("ix_log_leaf_time", "log", "time"),
+    )
+
+    log: str = Field(primary_key=True, max_length=16)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    time: int = Field(sa_column=Column(BigInteger, nullable=False))
+    action: str = Field(max_length=40)
+    member_id: str | None = Field(default=None, max_length=64)
+    feed_id: str | None = Field(default=None, max_length=36)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogNode(SQLModel, table=True):
+    """The hash of one perfect subtree of a Merkle log, written once when it is complete:
+    ``MTH(leaves[idx * 2**level : (idx + 1) * 2**level])``."""
+
+    __tablename__ = "log_node"
+
+    log: str = Field(primary_key=True, max_length=16)
+    level: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """A signed checkpoint of a Merkle log (a C2SP signed note), kept forever."""
+
+    __tablename__ = "log_checkpoint"
+
+    log: str = Field(primary_key=True, max_length=16)
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))

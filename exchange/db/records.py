@@ -48,7 +48,6 @@ class FeedRecord:
     title: str
     description: str | None
     owner_id: MemberId | None
-    policy_ref: str | None
     created_at: int
     public: bool = False
 

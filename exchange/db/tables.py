@@ -12,6 +12,10 @@ __all__ = [
     "grant",
     "hub_secret",
     "key_bundle",
+    "log_checkpoint",
+    "log_head",
+    "log_leaf",
+    "log_node",
     "member",
     "policy_version",
     "status",
@@ -29,3 +33,7 @@ status: Table = _tables["status"]
 hub_secret: Table = _tables["hub_secret"]
 key_bundle: Table = _tables["key_bundle"]
 policy_version: Table = _tables["policy_version"]
+log_head: Table = _tables["log_head"]
+log_leaf: Table = _tables["log_leaf"]
+log_node: Table = _tables["log_node"]
+log_checkpoint: Table = _tables["log_checkpoint"]

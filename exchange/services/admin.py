@@ -157,7 +157,6 @@ def add_feed(
                 title,
                 description,
                 owner_id,
-                None,
                 micros_now(),
             )
             hub.feeds.add(conn, feed)

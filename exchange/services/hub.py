@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from exchange.db.documents import DocumentStore, SqlDocumentStore
 from exchange.db.feeds import FeedStore, SqlFeedStore
+from exchange.db.logs import SqlLogStore
 from exchange.db.members import MemberStore, SqlMemberStore
 from exchange.db.objects import ObjectStore, SqlObjectStore
 from exchange.db.secrets import CURSOR_MAC, load_secret
@@ -32,6 +33,7 @@ class Hub:
     statuses: StatusStore
     key_bundles: DocumentStore
     policies: DocumentStore
+    logs: SqlLogStore
     cursor_key: bytes
     verified_policies: dict[str, SignedPolicy] = field(default_factory=dict)
     """Signed policies already verified, keyed by their stored text (content-addressed)."""
@@ -55,6 +57,7 @@ class Hub:
             statuses=SqlStatusStore(),
             key_bundles=SqlDocumentStore.key_bundles(),
             policies=SqlDocumentStore.policies(),
+            logs=SqlLogStore(),
             cursor_key=cursor_key,
         )
 

@@ -1,0 +1,240 @@
+"""The hub's Merkle logs in SQL: leaves, perfect-subtree nodes, heads and checkpoints.
+
+Each log (``access``, ``directory``) is an RFC 9162 tree stored as its leaves
+plus the hash of every *perfect* subtree, written once when it becomes
+complete and never changed (crypto-notes §2.3): about two rows per leaf, and
+every root or proof is a fold of O(log n) node rows fetched in one query
+(`exchange.protocol.merkle`).
+
+Appends are serialized by the database: the log's ``log_head`` row is locked
+(``SELECT … FOR UPDATE`` on PostgreSQL; the whole database on SQLite, whose
+write transactions are ``BEGIN IMMEDIATE``), the new leaves take the indices
+from the head's size on, and the head moves in the same transaction. So
+indices are gap-free and the tree cannot fork, whatever number of hub
+processes append at once. Call every method that writes inside a
+`write_transaction`, with whatever else must commit with the leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Connection, and_, insert, select, tuple_, update
+
+from exchange.db import tables
+from exchange.protocol.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    perfect_nodes,
+    tree_root,
+)
+
+__all__ = ["Checkpoint", "LogEntry", "LogName", "NewLeaf", "SqlLogStore"]
+
+_CHUNK = 400  # node keys per query: far below every backend's parameter limit
+
+
+class LogName(StrEnum):
+    """The hub's two logs."""
+
+    ACCESS = "access"
+    DIRECTORY = "directory"
+
+
+@dataclass(frozen=True, slots=True)
+class NewLeaf:
+    """An event to append: its canonical JSON bytes, and the columns filters use."""
+
+    time: int
+    action: str
+    member_id: str | None
+    feed_id: str | None
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A stored leaf."""
+
+    index: int
+    time: int
+    action: str
+    member_id: str | None
+    feed_id: str | None
+    data: bytes
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A stored signed checkpoint."""
+
+    size: int
+    root: bytes
+    note: str
+    created_at: int
+
+
+class SqlLogStore:
+    """Merkle logs on SQLite or PostgreSQL."""
+
+    # ------------------------------------------------------------------ appending
+
+    def append(self, conn: Connection, log: LogName, leaves: Sequence[NewLeaf]) -> int:
+        """Append ``leaves`` in order; return the index of the first. Call in a write
+        transaction: it locks the log's head until that transaction ends."""
+        h = tables.log_head
+        size = int(
+            conn.execute(select(h.c.size).where(h.c.log == log).with_for_update()).scalar_one()
+        )
+        if not leaves:
+            return size
+        # The frontier: the perfect subtrees covering [0, size), largest first.
+        frontier = perfect_nodes(0, size) if size else []
+        stack = list(zip(frontier, self.nodes(conn, log, frontier), strict=True))
+        leaf_rows, node_rows = [], []
+        for offset, leaf in enumerate(leaves):
+            index = size + offset
+            digest = leaf_hash(leaf.data)
+            leaf_rows.append(
+                {
+                    "log": log,
+                    "idx": index,
+                    "time": leaf.time,
+                    "action": leaf.action,
+                    "member_id": leaf.member_id,
+                    "feed_id": leaf.feed_id,
+                    "data": leaf.data,
+                    "hash": digest,
+                }
+            )
+            level, idx = 0, index
+            node_rows.append({"log": log, "level": 0, "idx": index, "hash": digest})
+            # A right child completes its parent: hash with the left sibling, climb.
+            while idx & 1:
+                (sibling_level, sibling_idx), left = stack.pop()
+                assert (sibling_level, sibling_idx) == (level, idx - 1)
+                digest = node_hash(left, digest)
+                level, idx = level + 1, idx >> 1
+                node_rows.append({"log": log, "level": level, "idx": idx, "hash": digest})
+            stack.append(((level, idx), digest))
+        conn.execute(insert(tables.log_leaf), leaf_rows)
+        conn.execute(insert(tables.log_node), node_rows)
+        conn.execute(update(h).where(h.c.log == log).values(size=size + len(leaves)))
+        return size
+
+    # ------------------------------------------------------------------ reading
+
+    def size(self, conn: Connection, log: LogName) -> int:
+        """Return the number of leaves of ``log``."""
+        h = tables.log_head
+        return int(conn.execute(select(h.c.size).where(h.c.log == log)).scalar_one())
+
+    def nodes(self, conn: Connection, log: LogName, keys: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Return the hashes of the perfect subtrees ``keys`` ((level, idx)), in that order.
+
+        Raises LookupError if one is not stored (the tree is not that large)."""
+        n = tables.log_node
+        found: dict[tuple[int, int], bytes] = {}
+        unique = sorted(set(keys))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            query = select(n.c.level, n.c.idx, n.c.hash).where(
+                n.c.log == log, tuple_(n.c.level, n.c.idx).in_(chunk)
+            )
+            for level, idx, digest in conn.execute(query):
+                found[(int(level), int(idx))] = bytes(digest)
+        missing = [k for k in unique if k not in found]
+        if missing:
+            raise LookupError(f"the {log} log holds no node {missing[0]}")
+        return [found[k] for k in keys]
+
+    def root(self, conn: Connection, log: LogName, size: int) -> bytes:
+        """Return the root of the first ``size`` leaves of ``log``."""
+        return tree_root(lambda keys: self.nodes(conn, log, keys), size)
+
+    def inclusion_proof(self, conn: Connection, log: LogName, index: int, size: int) -> list[bytes]:
+        """Return the RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size``."""
+        return inclusion_proof(lambda keys: self.nodes(conn, log, keys), index, size)
+
+    def consistency_proof(self, conn: Connection, log: LogName, old: int, new: int) -> list[bytes]:
+        """Return the RFC 9162 consistency proof from size ``old`` to size ``new``."""
+        return consistency_proof(lambda keys: self.nodes(conn, log, keys), old, new)
+
+    def entries(
+        self,
+        conn: Connection,
+        log: LogName,
+        start: int,
+        end: int,
+        *,
+        member_id: str | None = None,
+        feed_ids: Sequence[str] | None = None,
+        action: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+    ) -> list[LogEntry]:
+        """Return the leaves with ``start <= index < end`` matching every filter given,
+        in index order (``feed_ids``: about any of these feeds)."""
+        leaf = tables.log_leaf
+        conditions = [leaf.c.log == log, leaf.c.idx >= start, leaf.c.idx < end]
+        if member_id is not None:
+            conditions.append(leaf.c.member_id == member_id)
+        if feed_ids is not None:
+            conditions.append(leaf.c.feed_id.in_(list(feed_ids)))
+        if action is not None:
+            conditions.append(leaf.c.action == action)
+        if since is not None:
+            conditions.append(leaf.c.time >= since)
+        if until is not None:
+            conditions.append(leaf.c.time < until)
+        query = select(leaf).where(and_(*conditions)).order_by(leaf.c.idx)
+        if limit is not None:
+            query = query.limit(limit)
+        return [
+            LogEntry(
+                index=int(row.idx),
+                time=int(row.time),
+                action=row.action,
+                member_id=row.member_id,
+                feed_id=row.feed_id,
+                data=bytes(row.data),
+                hash=bytes(row.hash),
+            )
+            for row in conn.execute(query)
+        ]
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def add_checkpoint(self, conn: Connection, log: LogName, checkpoint: Checkpoint) -> None:
+        """Store a signed checkpoint (call in a write transaction)."""
+        conn.execute(
+            insert(tables.log_checkpoint).values(
+                log=log,
+                size=checkpoint.size,
+                root=checkpoint.root,
+                note=checkpoint.note,
+                created_at=checkpoint.created_at,
+            )
+        )
+
+    def checkpoint(
+        self, conn: Connection, log: LogName, size: int | None = None
+    ) -> Checkpoint | None:
+        """Return the checkpoint of ``log`` at ``size``, or the latest one; None if none."""
+        c = tables.log_checkpoint
+        query = select(c).where(c.c.log == log)
+        query = (
+            query.where(c.c.size == size)
+            if size is not None
+            else query.order_by(c.c.size.desc()).limit(1)
+        )
+        row = conn.execute(query).first()
+        if row is None:
+            return None
+        return Checkpoint(int(row.size), bytes(row.root), row.note, int(row.created_at))
