@@ -17,12 +17,14 @@ from exchange.api.routes import (
     collections,
     directory,
     discovery,
+    logs,
     manifest,
     objects,
     policy,
     status,
 )
 from exchange.services.hub import Hub
+from exchange.services.logs import issue_checkpoints
 from exchange.services.retention import purge_expired
 from exchange.settings import HubSettings, get_settings
 
@@ -41,6 +43,16 @@ async def _purge_forever(hub: Hub, interval: float) -> None:
             log.exception("retention purge failed")
 
 
+async def _checkpoint_forever(hub: Hub, interval: float) -> None:
+    """Sign a checkpoint of each grown log every ``interval`` seconds (the first at once)."""
+    while True:
+        try:
+            await run_in_threadpool(issue_checkpoints, hub)
+        except Exception:  # a failed checkpoint must not stop the next one
+            log.exception("checkpoint failed")
+        await asyncio.sleep(interval)
+
+
 def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
     """Build the hub for ``settings``; ``hub`` may be given (tests), else it opens at startup."""
 
@@ -48,18 +60,20 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = hub or Hub.open(settings, migrate_first=False)
         app.state.hub = opened
-        purger = (
-            asyncio.create_task(_purge_forever(opened, settings.purge_interval))
-            if settings.purge_interval > 0
-            else None
-        )
+        opened.log_key()  # refuse to start with an unusable key, not on first use
+        tasks = []
+        if settings.purge_interval > 0:
+            tasks.append(asyncio.create_task(_purge_forever(opened, settings.purge_interval)))
+        if settings.checkpoint_interval > 0:
+            interval = settings.checkpoint_interval
+            tasks.append(asyncio.create_task(_checkpoint_forever(opened, interval)))
         try:
             yield
         finally:
-            if purger is not None:
-                purger.cancel()
+            for task in tasks:
+                task.cancel()
                 with suppress(asyncio.CancelledError):
-                    await purger
+                    await task
             if hub is None:
                 opened.close()
 
@@ -74,7 +88,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
         app.state.hub = hub
     install_error_handlers(app)
     app.add_middleware(QueryLengthLimit, limit=settings.max_query_length)
-    for module in (discovery, status, collections, manifest, objects, directory, policy):
+    for module in (discovery, status, collections, manifest, objects, directory, policy, logs):
         app.include_router(module.router)
     return app
 

@@ -22,6 +22,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from exchange.audit.signer import LogKey, LogKeyError
 from exchange.db.records import FeedRecord, MemberKind, MemberRecord
 from exchange.db.session import make_engine, migrate
 from exchange.errors import ExchangeError
@@ -156,10 +157,20 @@ def serve(
         engine.dispose()
     except Exception as exc:
         _fail(f"cannot open the hub database at {_where(settings)}: {type(exc).__name__}: {exc}")
+    try:
+        settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key, created = LogKey.load_or_create(settings.home)
+    except (LogKeyError, OSError) as exc:
+        _fail(f"cannot use the log key: {exc}")
     shown_host = f"[{host}]" if ":" in host else host
     scheme = "http" if tls_cert is None else "https"
-    stdout.print(f"Trend Exchange hub: discovery at {scheme}://{shown_host}:{port}/taxii2/")
+    base = f"{scheme}://{shown_host}:{port}"
+    stdout.print(f"Trend Exchange hub: discovery at {base}/taxii2/")
     stdout.print(f"data: {_where(settings)}")
+    stdout.print(
+        f"log key{' (new)' if created else ''}: {key.public.fingerprint()}"
+        f" (public half at {base}/.well-known/trend-exchange/log-key)"
+    )
     uvicorn.run(
         "exchange.app:create_app_from_env",
         factory=True,

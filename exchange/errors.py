@@ -31,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "ApiRootNotFound",
     "AuthenticationFailed",
+    "CheckpointNotFound",
     "CollectionNotFound",
     "Conflict",
     "ExchangeError",
@@ -115,6 +116,13 @@ class KeysNotFound(NotFound):
     def __init__(self, member: str) -> None:
         super().__init__(f"No key bundles are registered for {member}.")
         self.member = member
+
+
+class CheckpointNotFound(NotFound):
+    """Raised for a log with no checkpoint yet, or none of the size asked for."""
+
+    def __init__(self) -> None:
+        super().__init__("No such checkpoint.")
 
 
 class MemberNotFound(NotFound):

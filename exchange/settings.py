@@ -38,6 +38,14 @@ class HubSettings(BaseSettings):
     purge_interval: float = Field(
         default=3600.0, ge=0, description="Seconds between retention purges (0: never)."
     )
+    log_origin: str = Field(
+        default="trend-exchange",
+        pattern=r"^[\x21-\x7e]{1,200}$",
+        description="Prefix of the logs' checkpoint origins (<prefix>/access, <prefix>/directory).",
+    )
+    checkpoint_interval: float = Field(
+        default=1.0, ge=0, description="Seconds between checkpoints of grown logs (0: never)."
+    )
 
     def sqlalchemy_url(self) -> str:
         """Return the database URL, defaulting to SQLite inside ``home``."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from exchange.audit.signer import LogKey
 from exchange.db.documents import DocumentStore, SqlDocumentStore
 from exchange.db.feeds import FeedStore, SqlFeedStore
 from exchange.db.logs import SqlLogStore
@@ -39,6 +40,17 @@ class Hub:
     """Signed policies already verified, keyed by their stored text (content-addressed)."""
     verified_chains: dict[tuple[str, ...], list[SignedKeyBundle]] = field(default_factory=dict)
     """Members' verified key-bundle chains, keyed by the digests of their stored bundles."""
+    _log_key: list[LogKey] = field(default_factory=list)
+
+    def log_key(self) -> LogKey:
+        """The hub's log key, loaded from ``home`` on first use (created if there is none).
+
+        Raises `LogKeyError` if the key file is unusable or others can read it.
+        """
+        if not self._log_key:
+            self.settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._log_key.append(LogKey.load_or_create(self.settings.home)[0])
+        return self._log_key[0]
 
     @classmethod
     def open(cls, settings: HubSettings, *, migrate_first: bool = True) -> Hub:

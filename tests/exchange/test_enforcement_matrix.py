@@ -59,9 +59,11 @@ from sqlalchemy import func, select
 from exchange.app import create_app
 from exchange.db import tables
 from exchange.db.documents import StoredDocument
+from exchange.db.logs import LogName, NewLeaf
 from exchange.db.records import MemberKind, MemberRecord
 from exchange.db.session import read_transaction, write_transaction
 from exchange.db.statuses import StatusDetail, StatusRecord
+from exchange.protocol.checkpoint import verify_checkpoint
 from exchange.protocol.envelope import EXTENSION_DEFINITION
 from exchange.protocol.ids import CollectionId, MemberId, StatusId
 from exchange.protocol.keys import parse_key_bundle
@@ -70,6 +72,7 @@ from exchange.protocol.timestamps import micros_now
 from exchange.services import admin
 from exchange.services.directory import current_bundle
 from exchange.services.hub import Hub
+from exchange.services.logs import issue_checkpoints
 from exchange.services.policy import publish_policy
 from exchange.services.stix import validate_object
 from exchange.services.trust import policy_in_force
@@ -160,7 +163,7 @@ def rights(role: Role, state: PolicyState) -> tuple[bool, bool]:
 # ---------------------------------------------------------------------------------------------
 # The routes, from the app.
 
-PREFIXES = ("/taxii2/", "/exchange/v1/")
+PREFIXES = ("/taxii2/", "/exchange/v1/", "/.well-known/")
 
 
 @dataclass(frozen=True, order=True)
@@ -407,6 +410,15 @@ class Matrix:
         return response
 
 
+def _seed_access_log(hub: Hub) -> None:
+    """One entry in the access log and a checkpoint of it, for the log routes' cells."""
+    event = {"action": "seed"}
+    leaf = NewLeaf(time=1, action="seed", member_id=None, feed_id=None, data=orjson.dumps(event))
+    with write_transaction(hub.engine) as conn:
+        hub.logs.append(conn, LogName.ACCESS, [leaf])
+    issue_checkpoints(hub)
+
+
 def build_matrix(hub: Hub) -> Matrix:
     """The conftest's world, two more members, and one feed per policy state."""
     world = build_world(hub)
@@ -434,6 +446,7 @@ def matrix(
         values["database_url"] = request.getfixturevalue("postgres_databases")()
     hub = Hub.open(HubSettings(**values))
     built = build_matrix(hub)
+    _seed_access_log(hub)
     yield built
     built.world.client.close()
     hub.close()
@@ -446,6 +459,7 @@ def matrix(
 class Need(Enum):
     """What a route needs of its caller."""
 
+    ANYONE = "nothing: public"
     MEMBER = "any member"
     POSTER = "the member that posted the status"
     SEE = "a grant on the feed"
@@ -502,6 +516,8 @@ class Row:
     keys_of_caller: bool = False  # {member_id} is the caller (else the feed's owner)
     own_object: bool = False  # a success deletes the object: seed one for each cell
     own_feed: bool = False  # a success changes the policy state: a feed for each cell
+    query: str = ""  # the query string the route needs
+    media_type: str | None = None  # of a success, if not the prefix's JSON
 
 
 def fill(cell: Cell, row: Row, refs: Refs) -> str:
@@ -514,10 +530,11 @@ def fill(cell: Cell, row: Row, refs: Refs) -> str:
         "status_id": refs.status_id,
         "member_id": cell.me if row.keys_of_caller else refs.owner_id,
         "version": "1",
+        "log": "access",
     }
     unknown = cell.route.params - values.keys()
     assert not unknown, f"{cell.route}: no value for {unknown}; extend fill()"
-    return cell.route.path.format_map(values)
+    return cell.route.path.format_map(values) + row.query
 
 
 # Bodies.
@@ -685,8 +702,40 @@ def published(cell: Cell, response: httpx.Response) -> None:
     assert body["digest"].startswith("sha256:")
 
 
+def log_key(cell: Cell, response: httpx.Response) -> None:
+    body = _json(response)
+    assert body["fingerprint"] == cell.matrix.hub.log_key().public.fingerprint()
+    assert set(body["logs"]) == {"access", "directory"}
+
+
+def checkpoint(cell: Cell, response: httpx.Response) -> None:
+    key = cell.matrix.hub.log_key().public
+    assert verify_checkpoint(response.text, "trend-exchange/access", key).size >= 1
+
+
+def inclusion_proof(cell: Cell, response: httpx.Response) -> None:
+    body = _json(response)
+    assert (body["index"], body["size"]) == (0, 1)
+    assert body["hashes"] == []
+
+
+def consistency_proof(cell: Cell, response: httpx.Response) -> None:
+    assert _json(response)["hashes"] == []
+
+
+def log_entries(cell: Cell, response: httpx.Response) -> None:
+    found = _json(response)["entries"]
+    caller = cell.caller
+    assert caller is not None
+    if caller.kind is MemberKind.AUDITOR:
+        assert found
+    for entry in found:
+        assert isinstance(entry["index"], int)
+
+
 _C = "/taxii2/{api_root}/collections/{collection_id}"
 _P = "/exchange/v1/feeds/{feed}/policy"
+_L = "/exchange/v1/logs/{log}"
 
 TABLE: dict[str, Row] = {
     "GET /taxii2/": Row(Need.MEMBER, 200, discovery),
@@ -710,6 +759,13 @@ TABLE: dict[str, Row] = {
     f"GET {_P}/versions": Row(Need.SEE, 200, policy_versions),
     f"GET {_P}/versions/{{version}}": Row(Need.SEE, 200, policy, policy_document=True),
     f"POST {_P}": Row(Need.OWNER, 201, published, body=next_policy, own_feed=True),
+    "GET /.well-known/trend-exchange/log-key": Row(Need.ANYONE, 200, log_key),
+    f"GET {_L}/checkpoint": Row(
+        Need.MEMBER, 200, checkpoint, media_type="text/plain; charset=utf-8"
+    ),
+    f"GET {_L}/proofs/inclusion": Row(Need.MEMBER, 200, inclusion_proof, query="?index=0&size=1"),
+    f"GET {_L}/proofs/consistency": Row(Need.MEMBER, 200, consistency_proof, query="?old=1&new=1"),
+    f"GET {_L}/entries": Row(Need.MEMBER, 200, log_entries),
 }
 """Every route of the app, by ``"METHOD path"``."""
 
@@ -728,6 +784,7 @@ class Outcome:
 def expected(row: Row, role: Role, state: PolicyState) -> Outcome:
     """What a cell answers; the first rule that applies decides.
 
+    0. a public route: success for everyone;
     1. anonymous: 401 (no feed here is public);
     2. a route for any member: success;
     3. a status: success for its poster (the owner), else 404 as if absent;
@@ -737,6 +794,8 @@ def expected(row: Row, role: Role, state: PolicyState) -> Outcome:
     7. reading, writing, deleting: success if the effective rights (`rights`) allow,
        else 403, naming the policy's reason if the grant alone would have allowed.
     """
+    if row.need is Need.ANYONE:
+        return Outcome(row.ok)
     if role is Role.ANONYMOUS:
         return Outcome(401)
     if row.need is Need.MEMBER:
@@ -827,7 +886,7 @@ def test_cell(matrix: Matrix, route: Route, role: Role, state: PolicyState) -> N
         _assert_error(route, response, outcome)
     else:
         assert response.status_code == outcome.status, response.text
-        assert response.headers["content-type"] == _media_type(route)
+        assert response.headers["content-type"] == (row.media_type or _media_type(route))
         row.check(cell, response)
         if body is not None and body.accepted is not None:
             body.accepted()
@@ -857,7 +916,7 @@ def test_every_api_route_is_under_a_prefix() -> None:
 
 def test_the_matrix_covers_the_app() -> None:
     assert len(APP_ROUTES) == len(TABLE) >= 18
-    assert {r.path.split("/")[1] for r in APP_ROUTES} == {"taxii2", "exchange"}
+    assert {r.path.split("/")[1] for r in APP_ROUTES} == {"taxii2", "exchange", ".well-known"}
 
 
 def test_the_policy_states_are_what_they_claim(matrix: Matrix) -> None:

@@ -1,0 +1,96 @@
+"""The Merkle logs (``/exchange/v1/logs/``) and the log key's well-known URL."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from exchange.api.deps import CurrentMember, HubDep
+from exchange.api.responses import JsonResponse
+from exchange.db.logs import LogEntry, LogName
+from exchange.services import logs
+
+router = APIRouter(default_response_class=JsonResponse, tags=["logs"])
+
+LogRef = Annotated[LogName, Path(description="Which log: access or directory")]
+Count = Annotated[int, Query(ge=0, le=2**53 - 1)]
+
+
+def _b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+@router.get(
+    "/.well-known/trend-exchange/log-key",
+    summary="The hub's log key (public half)",
+)
+def log_key(hub: HubDep) -> JsonResponse:
+    """The Ed25519 and ML-DSA-44 public keys that sign the logs' checkpoints, their
+    fingerprint, and each log's origin and signed-note verifier keys. No credentials:
+    auditors and members compare the fingerprint out of band."""
+    return JsonResponse(logs.log_key_document(hub))
+
+
+@router.get(
+    "/exchange/v1/logs/{log}/checkpoint",
+    response_class=PlainTextResponse,
+    summary="A log's newest signed checkpoint (C2SP signed note)",
+)
+async def checkpoint(
+    member: CurrentMember,
+    hub: HubDep,
+    log: LogRef,
+    size: Annotated[int | None, Query(ge=0, le=2**53 - 1)] = None,
+) -> PlainTextResponse:
+    """The newest checkpoint of the log, or the one of ``size`` (every one is kept)."""
+    found = await run_in_threadpool(logs.latest_checkpoint, hub, log, size)
+    return PlainTextResponse(found.note, media_type="text/plain; charset=utf-8")
+
+
+@router.get("/exchange/v1/logs/{log}/proofs/inclusion", summary="An inclusion proof")
+async def inclusion_proof(
+    member: CurrentMember, hub: HubDep, log: LogRef, index: Count, size: Count
+) -> JsonResponse:
+    """The RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
+    hashes = await run_in_threadpool(logs.inclusion, hub, log, index, size)
+    return JsonResponse({"log": log.value, "index": index, "size": size, "hashes": _b64(hashes)})
+
+
+@router.get("/exchange/v1/logs/{log}/proofs/consistency", summary="A consistency proof")
+async def consistency_proof(
+    member: CurrentMember, hub: HubDep, log: LogRef, old: Count, new: Count
+) -> JsonResponse:
+    """The RFC 9162 consistency proof from the tree of ``old`` entries to that of ``new``."""
+    hashes = await run_in_threadpool(logs.consistency, hub, log, old, new)
+    return JsonResponse({"log": log.value, "old": old, "new": new, "hashes": _b64(hashes)})
+
+
+def _entry(entry: LogEntry) -> dict[str, Any]:
+    return {"index": entry.index, "event": orjson.loads(entry.data)}
+
+
+@router.get("/exchange/v1/logs/{log}/entries", summary="A log's entries")
+async def log_entries(
+    member: CurrentMember,
+    hub: HubDep,
+    log: LogRef,
+    start: Count = 0,
+    end: Annotated[int | None, Query(ge=0, le=2**53 - 1)] = None,
+    member_id: Annotated[str | None, Query(alias="member", max_length=64)] = None,
+    feed: Annotated[str | None, Query(max_length=36)] = None,
+    action: Annotated[str | None, Query(max_length=40)] = None,
+    since: Annotated[int | None, Query(ge=0, description="µs since the epoch")] = None,
+    until: Annotated[int | None, Query(ge=0, description="µs since the epoch")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> JsonResponse:
+    """Entries in index order, as canonical JSON events. The directory log is every
+    member's to replicate; of the access log, auditors read every entry and other
+    members the entries about the feeds they own."""
+    query = logs.EntryFilter(start, end, member_id, feed, action, since, until, limit)
+    found = await run_in_threadpool(logs.entries, hub, member, log, query)
+    return JsonResponse({"log": log.value, "entries": [_entry(e) for e in found]})
