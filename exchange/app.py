@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from exchange.api.audit import RequestIds
 from exchange.api.errors import install_error_handlers
 from exchange.api.limits import QueryLengthLimit
 from exchange.api.routes import (
@@ -88,6 +89,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
         app.state.hub = hub
     install_error_handlers(app)
     app.add_middleware(QueryLengthLimit, limit=settings.max_query_length)
+    app.add_middleware(RequestIds)
     for module in (discovery, status, collections, manifest, objects, directory, policy, logs):
         app.include_router(module.router)
     return app

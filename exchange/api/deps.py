@@ -23,9 +23,13 @@ HubDep = Annotated[Hub, Depends(_hub)]
 
 
 def _member(
-    hub: HubDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+    hub: HubDep,
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> MemberRecord:
-    return authenticate(hub, authorization)
+    member = authenticate(hub, authorization)
+    request.state.member = member  # for the access log, should the request be refused later
+    return member
 
 
 CurrentMember = Annotated[MemberRecord, Depends(_member)]
@@ -33,9 +37,13 @@ CurrentMember = Annotated[MemberRecord, Depends(_member)]
 
 
 def _member_or_anonymous(
-    hub: HubDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+    hub: HubDep,
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> MemberRecord | None:
-    return None if authorization is None else authenticate(hub, authorization)
+    member = None if authorization is None else authenticate(hub, authorization)
+    request.state.member = member
+    return member
 
 
 MemberOrAnonymous = Annotated[MemberRecord | None, Depends(_member_or_anonymous)]

@@ -11,9 +11,11 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange import errors
+from exchange.api.audit import log_refusal
 from exchange.api.responses import JsonResponse, TaxiiResponse
 from exchange.protocol.taxii import TaxiiError
 
@@ -74,7 +76,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_exchange_error(request: Request, exc: Exception) -> TaxiiResponse:
         assert isinstance(exc, errors.ExchangeError)
-        return _for_exchange_error(exc, request)
+        response = _for_exchange_error(exc, request)
+        await run_in_threadpool(log_refusal, request, response.status_code, exc.message)
+        return response
 
     async def on_http_error(request: Request, exc: Exception) -> TaxiiResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -90,10 +94,12 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return error_response(exc.status_code, "Error", str(exc.detail))
 
-    async def on_validation_error(_request: Request, exc: Exception) -> TaxiiResponse:
+    async def on_validation_error(request: Request, exc: Exception) -> TaxiiResponse:
         assert isinstance(exc, RequestValidationError)
         where = ", ".join(".".join(str(p) for p in err.get("loc", ())) for err in exc.errors()[:3])
-        return error_response(400, "Bad Request", f"Invalid request ({where or 'input'}).")
+        description = f"Invalid request ({where or 'input'})."
+        await run_in_threadpool(log_refusal, request, 400, description)
+        return error_response(400, "Bad Request", description)
 
     async def on_unexpected(_request: Request, exc: Exception) -> TaxiiResponse:
         log.exception("unhandled error", exc_info=exc)

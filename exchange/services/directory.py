@@ -19,6 +19,7 @@ from exchange.errors import Conflict, InvalidDocument, KeysNotFound
 from exchange.protocol.errors import MalformedPayload
 from exchange.protocol.keys import SignedKeyBundle, parse_key_bundle, verify_key_bundle
 from exchange.protocol.timestamps import micros_now
+from exchange.services.access_log import Access, append, new_request_id
 from exchange.services.hub import Hub
 from policies import PolicyError
 
@@ -31,8 +32,11 @@ def current_bundle(hub: Hub, conn: Connection, member_id: str) -> SignedKeyBundl
     return None if stored is None else parse_key_bundle(stored.document)
 
 
-def register_key_bundle(hub: Hub, member: MemberRecord, body: bytes) -> StoredDocument:
-    """Verify and store a key bundle uploaded by ``member``; return it as stored.
+def register_key_bundle(
+    hub: Hub, member: MemberRecord, body: bytes, *, request_id: str | None = None
+) -> StoredDocument:
+    """Verify and store a key bundle uploaded by ``member``; return it as stored (and log
+    the registration in the access log, in the same transaction).
 
     Raises `InvalidDocument` naming what failed (form, member, signature,
     endorsement, sequence), or `Conflict` if another bundle took the sequence first.
@@ -60,6 +64,9 @@ def register_key_bundle(hub: Hub, member: MemberRecord, body: bytes) -> StoredDo
                 raise InvalidDocument("key bundle", exc.message) from exc
             record = StoredDocument(member.id, bundle.sequence, signed.digest, text, micros_now())
             hub.key_bundles.add(conn, record)
+            detail = {"sequence": bundle.sequence, "digest": signed.digest}
+            entry = Access(request_id or new_request_id(), "keys.register", member, detail=detail)
+            append(hub, conn, entry)
     except IntegrityError as exc:
         raise Conflict("Another key bundle with this sequence was registered first.") from exc
     return record

@@ -25,6 +25,7 @@ from exchange.errors import MalformedBody, UnprocessableContent
 from exchange.protocol.ids import StatusId
 from exchange.protocol.timestamps import format_timestamp, micros_to_datetime
 from exchange.services.access import Action, authorize
+from exchange.services.access_log import Access, append, new_request_id
 from exchange.services.hub import Hub
 from exchange.services.sealed import check_object
 from exchange.services.stix import InvalidObject, object_id, validate_object
@@ -72,7 +73,13 @@ def _fallback_version(raw: dict[str, Any], request_timestamp: str) -> str:
 
 
 def add_objects(
-    hub: Hub, member: MemberRecord, collection: str, body: bytes, *, now: int
+    hub: Hub,
+    member: MemberRecord,
+    collection: str,
+    body: bytes,
+    *,
+    now: int,
+    request_id: str | None = None,
 ) -> StatusRecord:
     """Validate and store the envelope ``body`` in a feed; return its status resource.
 
@@ -126,4 +133,14 @@ def add_objects(
             failures=tuple(failures[i] for i in sorted(failures)),
         )
         hub.statuses.add(conn, record)
+        stored = [(d.id, d.version) for d in record.successes]
+        entry = Access(
+            request_id or new_request_id(),
+            "objects.add",
+            member,
+            access.feed.id,
+            objects=stored,
+            detail={"status": status_id, "failures": len(record.failures)},
+        )
+        append(hub, conn, entry, now=now)
     return record

@@ -20,6 +20,7 @@ from exchange.db.session import read_transaction, write_transaction
 from exchange.errors import Conflict, InvalidDocument, PermissionDenied, PolicyNotFound
 from exchange.protocol.timestamps import micros_now
 from exchange.services.access import Action, authorize
+from exchange.services.access_log import Access, append, new_request_id
 from exchange.services.hub import Hub
 from exchange.services.trust import latest_policy, owner_keys, verify_by_owner
 from policies import (
@@ -38,7 +39,13 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 def publish_policy(
-    hub: Hub, member: MemberRecord, collection: str, body: bytes, *, now: datetime
+    hub: Hub,
+    member: MemberRecord,
+    collection: str,
+    body: bytes,
+    *,
+    now: datetime,
+    request_id: str | None = None,
 ) -> SignedPolicy:
     """Verify and store a new policy version for a feed; return it.
 
@@ -91,6 +98,11 @@ def publish_policy(
             hub.policies.add(
                 conn, StoredDocument(feed.id, policy.version, signed.digest, text, micros_now())
             )
+            detail = {"version": policy.version, "digest": signed.digest}
+            entry = Access(
+                request_id or new_request_id(), "policy.publish", member, feed.id, detail=detail
+            )
+            append(hub, conn, entry)
     except IntegrityError as exc:
         raise Conflict("Another version of this policy was published first.") from exc
     return signed

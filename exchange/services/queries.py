@@ -11,6 +11,7 @@ from exchange.db.statuses import StatusRecord
 from exchange.errors import ObjectNotFound, StatusNotFound
 from exchange.protocol.timestamps import datetime_to_micros
 from exchange.services.access import Action, authorize, visible_feeds
+from exchange.services.access_log import Access, append, new_request_id
 from exchange.services.hub import Hub
 from exchange.services.retention import purge_feed
 
@@ -113,14 +114,25 @@ def delete_object(
     query: ObjectQuery,
     *,
     now: datetime | None = None,
+    request_id: str | None = None,
 ) -> int:
     """Delete the versions of ``query.stix_id`` that match ``query``; return how many.
 
-    Raises `CollectionNotFound`, `PermissionDenied`, or `ObjectNotFound` if none matched.
+    The access log's leaf commits with the deletion. Raises `CollectionNotFound`,
+    `PermissionDenied`, or `ObjectNotFound` if none matched.
     """
     with write_transaction(hub.engine) as conn:
         access = authorize(hub, conn, member, collection, Action.DELETE, now=_now(now))
         deleted = hub.objects.delete(conn, access.feed.id, query)
+        if deleted:
+            entry = Access(
+                request_id or new_request_id(),
+                "object.delete",
+                member,
+                access.feed.id,
+                detail={"object": query.stix_id, "versions_deleted": deleted},
+            )
+            append(hub, conn, entry)
     if deleted == 0:
         raise ObjectNotFound()
     return deleted

@@ -76,7 +76,7 @@ class World:
         return f"{ROOT}/collections/{feed}/objects/"
 
     def post(
-        self, objects: list[dict[str, object]], who: str = "owner", feed: str = "reports"
+        self, objects: list[dict[str, object]], who: str | None = "owner", feed: str = "reports"
     ) -> httpx.Response:
         """POST an envelope of ``objects``."""
         return _response(

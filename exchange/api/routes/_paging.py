@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from exchange.api.audit import log_access
 from exchange.api.pages import render_page
 from exchange.api.pagination import Filters, decode_next, parse_page_request
 from exchange.api.responses import TaxiiResponse
@@ -40,7 +41,7 @@ def serve_page(
         if page_request.next is None
         else decode_next(hub.cursor_key, scope, page_request.query, page_request.next)
     )
-    _, page = read_page(
+    access, page = read_page(
         hub,
         member,
         collection,
@@ -49,4 +50,6 @@ def serve_page(
         after=after,
         limit=page_request.limit,
     )
+    read = [(row.stix_id, row.version) for row in page.rows]
+    log_access(hub, request, member, feed=access.feed.id, objects=read)
     return render_page(page, page_request, kind=kind, key=hub.cursor_key, scope=scope)

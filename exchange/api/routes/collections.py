@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
+from exchange.api.audit import log_access
 from exchange.api.deps import ApiRootDep, CurrentMember, HubDep, MemberOrAnonymous
 from exchange.api.negotiation import AcceptsTaxii
 from exchange.api.responses import TaxiiResponse
@@ -37,10 +38,11 @@ def collection_body(access: FeedAccess) -> dict[str, object]:
     summary="Get Collections (§5.1)",
 )
 def get_collections(
-    member: CurrentMember, _accept: AcceptsTaxii, _root: ApiRootDep, hub: HubDep
+    member: CurrentMember, _accept: AcceptsTaxii, _root: ApiRootDep, hub: HubDep, request: Request
 ) -> TaxiiResponse:
     """TAXII 2.1 §5.1: the collections the caller holds a grant on; others are not listed."""
     feeds = list_collections(hub, member)
+    log_access(hub, request, member, detail={"feeds": [a.feed.id for a in feeds]})
     body = {"collections": [collection_body(a) for a in feeds]} if feeds else {}
     return TaxiiResponse(body)
 
@@ -56,6 +58,9 @@ def get_collection_resource(
     _root: ApiRootDep,
     hub: HubDep,
     collection_id: CollectionRef,
+    request: Request,
 ) -> TaxiiResponse:
     """TAXII 2.1 §5.2: one collection, by id or alias; a hidden one answers 404."""
-    return TaxiiResponse(collection_body(get_collection(hub, member, collection_id)))
+    access = get_collection(hub, member, collection_id)
+    log_access(hub, request, member, feed=access.feed.id)
+    return TaxiiResponse(collection_body(access))

@@ -6,6 +6,7 @@ import orjson
 from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
+from exchange.api.audit import log_access, request_id
 from exchange.api.body import read_body
 from exchange.api.deps import CurrentMember, HubDep
 from exchange.api.responses import JsonResponse
@@ -33,13 +34,16 @@ def extension_definitions(member: CurrentMember) -> JsonResponse:
 
 
 @router.get("/exchange/v1/members/{member_id}/keys", summary="A member's key bundles")
-def get_key_bundles(member: CurrentMember, hub: HubDep, member_id: MemberRef) -> JsonResponse:
+def get_key_bundles(
+    member: CurrentMember, hub: HubDep, member_id: MemberRef, request: Request
+) -> JsonResponse:
     """Every key bundle the member ever registered, oldest first; the last is in force.
 
     Clients verify each bundle's self-signatures and each rotation's endorsement
     themselves; the hub is not trusted to have done so.
     """
     bundles: list[Any] = [orjson.loads(b.document) for b in key_bundles(hub, member_id)]
+    log_access(hub, request, member, detail={"member": member_id, "bundles": len(bundles)})
     return JsonResponse({"member": member_id, "bundles": bundles})
 
 
@@ -55,7 +59,9 @@ async def post_key_bundle(
     if member_id != member.id:
         raise PermissionDenied("register keys for another member")
     body = await read_body(request, hub.settings.max_content_length)
-    stored = await run_in_threadpool(register_key_bundle, hub, member, body)
+    stored = await run_in_threadpool(
+        register_key_bundle, hub, member, body, request_id=request_id(request)
+    )
     return JsonResponse(
         {"member": stored.owner, "sequence": stored.number, "digest": stored.digest},
         status_code=201,

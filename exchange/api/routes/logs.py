@@ -6,10 +6,11 @@ import base64
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from exchange.api.audit import log_access
 from exchange.api.deps import CurrentMember, HubDep
 from exchange.api.responses import JsonResponse
 from exchange.db.logs import LogEntry, LogName
@@ -45,28 +46,35 @@ async def checkpoint(
     member: CurrentMember,
     hub: HubDep,
     log: LogRef,
+    request: Request,
     size: Annotated[int | None, Query(ge=0, le=2**53 - 1)] = None,
 ) -> PlainTextResponse:
     """The newest checkpoint of the log, or the one of ``size`` (every one is kept)."""
     found = await run_in_threadpool(logs.latest_checkpoint, hub, log, size)
+    detail = {"log": log.value, "size": found.size}
+    await run_in_threadpool(log_access, hub, request, member, detail=detail)
     return PlainTextResponse(found.note, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/exchange/v1/logs/{log}/proofs/inclusion", summary="An inclusion proof")
 async def inclusion_proof(
-    member: CurrentMember, hub: HubDep, log: LogRef, index: Count, size: Count
+    member: CurrentMember, hub: HubDep, log: LogRef, index: Count, size: Count, request: Request
 ) -> JsonResponse:
     """The RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
     hashes = await run_in_threadpool(logs.inclusion, hub, log, index, size)
+    detail = {"log": log.value, "index": index, "size": size}
+    await run_in_threadpool(log_access, hub, request, member, detail=detail)
     return JsonResponse({"log": log.value, "index": index, "size": size, "hashes": _b64(hashes)})
 
 
 @router.get("/exchange/v1/logs/{log}/proofs/consistency", summary="A consistency proof")
 async def consistency_proof(
-    member: CurrentMember, hub: HubDep, log: LogRef, old: Count, new: Count
+    member: CurrentMember, hub: HubDep, log: LogRef, old: Count, new: Count, request: Request
 ) -> JsonResponse:
     """The RFC 9162 consistency proof from the tree of ``old`` entries to that of ``new``."""
     hashes = await run_in_threadpool(logs.consistency, hub, log, old, new)
+    detail = {"log": log.value, "old": old, "new": new}
+    await run_in_threadpool(log_access, hub, request, member, detail=detail)
     return JsonResponse({"log": log.value, "old": old, "new": new, "hashes": _b64(hashes)})
 
 
@@ -79,6 +87,7 @@ async def log_entries(
     member: CurrentMember,
     hub: HubDep,
     log: LogRef,
+    request: Request,
     start: Count = 0,
     end: Annotated[int | None, Query(ge=0, le=2**53 - 1)] = None,
     member_id: Annotated[str | None, Query(alias="member", max_length=64)] = None,
@@ -93,4 +102,6 @@ async def log_entries(
     members the entries about the feeds they own."""
     query = logs.EntryFilter(start, end, member_id, feed, action, since, until, limit)
     found = await run_in_threadpool(logs.entries, hub, member, log, query)
+    detail = {"log": log.value, "start": start, "returned": len(found)}
+    await run_in_threadpool(log_access, hub, request, member, feed=feed, detail=detail)
     return JsonResponse({"log": log.value, "entries": [_entry(e) for e in found]})

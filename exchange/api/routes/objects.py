@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
+from exchange.api.audit import request_id
 from exchange.api.body import read_body
 from exchange.api.deps import ApiRootDep, CurrentMember, HubDep, MemberOrAnonymous
 from exchange.api.negotiation import AcceptsTaxii, TaxiiBody
@@ -73,7 +74,13 @@ async def post_objects(
     await run_in_threadpool(get_collection, hub, member, collection_id, Action.WRITE)
     body = await read_body(request, hub.settings.max_content_length)
     record = await run_in_threadpool(
-        add_objects, hub, member, collection_id, body, now=micros_now()
+        add_objects,
+        hub,
+        member,
+        collection_id,
+        body,
+        now=micros_now(),
+        request_id=request_id(request),
     )
     return TaxiiResponse(status_body(record), status_code=202)
 
@@ -125,7 +132,7 @@ def delete_object_resource(
         stix_id=_stix_id(object_id),
         default_versions=VersionFilter(all=True),
     ).query
-    delete_object(hub, member, collection_id, query)
+    delete_object(hub, member, collection_id, query, request_id=request_id(request))
     return TaxiiResponse(b"", status_code=200)
 
 

@@ -7,6 +7,7 @@ import orjson
 from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
+from exchange.api.audit import log_access, request_id
 from exchange.api.body import read_body
 from exchange.api.deps import CurrentMember, HubDep
 from exchange.api.responses import JsonResponse
@@ -19,16 +20,20 @@ _POLICY = "/exchange/v1/feeds/{feed}/policy"
 
 
 @router.get(_POLICY, summary="The feed's newest policy version")
-def get_policy(member: CurrentMember, hub: HubDep, feed: FeedRef) -> JsonResponse:
+def get_policy(member: CurrentMember, hub: HubDep, feed: FeedRef, request: Request) -> JsonResponse:
     """The newest signed policy version, exactly as its owner signed it."""
     stored = policy_version(hub, member, feed, None, now=datetime.now(UTC))
+    log_access(hub, request, member, feed=stored.owner, detail={"version": stored.number})
     return JsonResponse(orjson.loads(stored.document))
 
 
 @router.get(_POLICY + "/versions", summary="Every version of the feed's policy")
-def get_policy_versions(member: CurrentMember, hub: HubDep, feed: FeedRef) -> JsonResponse:
+def get_policy_versions(
+    member: CurrentMember, hub: HubDep, feed: FeedRef, request: Request
+) -> JsonResponse:
     """Version numbers and digests, oldest first."""
     found = policy_versions(hub, member, feed, now=datetime.now(UTC))
+    log_access(hub, request, member, detail={"versions": len(found)})
     return JsonResponse({"versions": [{"version": v.number, "digest": v.digest} for v in found]})
 
 
@@ -38,9 +43,11 @@ def get_policy_version(
     hub: HubDep,
     feed: FeedRef,
     version: Annotated[int, Path(ge=1, le=2**53 - 1)],
+    request: Request,
 ) -> JsonResponse:
     """One signed policy version."""
     stored = policy_version(hub, member, feed, version, now=datetime.now(UTC))
+    log_access(hub, request, member, feed=stored.owner, detail={"version": stored.number})
     return JsonResponse(orjson.loads(stored.document))
 
 
@@ -50,7 +57,15 @@ async def post_policy(
 ) -> JsonResponse:
     """Publish the next version of a feed's policy; only the feed's owner may."""
     body = await read_body(request, hub.settings.max_content_length)
-    signed = await run_in_threadpool(publish_policy, hub, member, feed, body, now=datetime.now(UTC))
+    signed = await run_in_threadpool(
+        publish_policy,
+        hub,
+        member,
+        feed,
+        body,
+        now=datetime.now(UTC),
+        request_id=request_id(request),
+    )
     return JsonResponse(
         {"feed": signed.policy.feed, "version": signed.policy.version, "digest": signed.digest},
         status_code=201,

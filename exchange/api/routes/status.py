@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
+from exchange.api.audit import log_access
 from exchange.api.deps import ApiRootDep, CurrentMember, HubDep
 from exchange.api.negotiation import AcceptsTaxii
 from exchange.api.responses import TaxiiResponse
@@ -47,6 +48,9 @@ def get_status_resource(
     _root: ApiRootDep,
     hub: HubDep,
     status_id: Annotated[str, Path(description="A status id")],
+    request: Request,
 ) -> TaxiiResponse:
     """TAXII 2.1 §4.3: the outcome of an add; visible only to the member that posted it."""
-    return TaxiiResponse(status_body(get_status(hub, member, status_id)))
+    record = get_status(hub, member, status_id)
+    log_access(hub, request, member, feed=record.feed_id, detail={"status": record.id})
+    return TaxiiResponse(status_body(record))
