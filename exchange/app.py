@@ -24,6 +24,7 @@ from exchange.api.routes import (
     policy,
     status,
 )
+from exchange.services.directory_log import backfill
 from exchange.services.hub import Hub
 from exchange.services.logs import issue_checkpoints
 from exchange.services.retention import purge_expired
@@ -62,6 +63,7 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
         opened = hub or Hub.open(settings, migrate_first=False)
         app.state.hub = opened
         opened.log_key()  # refuse to start with an unusable key, not on first use
+        await run_in_threadpool(backfill, opened)
         tasks = []
         if settings.purge_interval > 0:
             tasks.append(asyncio.create_task(_purge_forever(opened, settings.purge_interval)))

@@ -43,6 +43,7 @@ ACTIONS: dict[str, str] = {
     "checkpoint": "log.checkpoint",
     "inclusion_proof": "log.proof",
     "consistency_proof": "log.proof",
+    "leaf_proofs": "log.proof",
     "log_entries": "log.entries",
 }
 """The action of each audited route, by endpoint name. Routes not here touch no feed,

@@ -153,6 +153,25 @@ class SqlLogStore:
             raise LookupError(f"the {log} log holds no node {missing[0]}")
         return [found[k] for k in keys]
 
+    def find(
+        self, conn: Connection, log: LogName, hashes: Sequence[bytes], size: int
+    ) -> dict[bytes, int]:
+        """Return the first index below ``size`` of each leaf hash of ``hashes`` in ``log``
+        (hashes not found are left out)."""
+        leaf = tables.log_leaf
+        found: dict[bytes, int] = {}
+        unique = sorted(set(hashes))
+        for start in range(0, len(unique), _CHUNK):
+            query = select(leaf.c.hash, leaf.c.idx).where(
+                leaf.c.log == log,
+                leaf.c.hash.in_(unique[start : start + _CHUNK]),
+                leaf.c.idx < size,
+            )
+            for digest, idx in conn.execute(query):
+                key = bytes(digest)
+                found[key] = min(int(idx), found.get(key, int(idx)))
+        return found
+
     def root(self, conn: Connection, log: LogName, size: int) -> bytes:
         """Return the root of the first ``size`` leaves of ``log``."""
         return tree_root(lambda keys: self.nodes(conn, log, keys), size)

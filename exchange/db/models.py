@@ -182,6 +182,7 @@ class LogLeaf(SQLModel, table=True):
         Index("ix_log_leaf_feed", "log", "feed_id", "idx"),
         Index("ix_log_leaf_member", "log", "member_id", "idx"),
         Index("ix_log_leaf_time", "log", "time"),
+        Index("ix_log_leaf_hash", "log", "hash"),
     )
 
     log: str = Field(primary_key=True, max_length=16)

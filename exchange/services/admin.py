@@ -16,9 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from exchange.db.records import FeedRecord, MemberKind, MemberRecord
 from exchange.db.session import read_transaction, write_transaction
 from exchange.errors import CollectionNotFound, Conflict, MemberNotFound
+from exchange.protocol.directory import member_admitted_leaf, member_disabled_leaf
 from exchange.protocol.ids import CollectionId, MemberId
 from exchange.protocol.timestamps import micros_now
 from exchange.services.auth import hash_token, new_token
+from exchange.services.directory_log import append_statement
 from exchange.services.hub import Hub
 
 __all__ = [
@@ -82,6 +84,8 @@ def add_member(hub: Hub, name: str, kind: MemberKind) -> tuple[MemberRecord, str
                 raise Conflict(f"A member called {name!r} already exists.")
             hub.members.add(conn, member)
             hub.members.add_token(conn, member.id, hash_token(token), now)
+            statement = member_admitted_leaf(member.id, member.name, member.kind.value)
+            append_statement(hub, conn, statement, "member.admitted", member_id=member.id, now=now)
     except IntegrityError as exc:
         raise Conflict(f"A member called {name!r} already exists.") from exc
     return member, token
@@ -100,6 +104,9 @@ def disable_member(hub: Hub, ref: str) -> MemberRecord:
     """
     with write_transaction(hub.engine) as conn:
         member = _member(hub, conn, ref)
+        if not member.disabled:
+            statement = member_disabled_leaf(member.id)
+            append_statement(hub, conn, statement, "member.disabled", member_id=member.id)
         hub.members.set_disabled(conn, member.id, True)
         return _member(hub, conn, member.id)
 

@@ -16,10 +16,12 @@ from exchange.db.documents import StoredDocument
 from exchange.db.records import MemberRecord
 from exchange.db.session import read_transaction, write_transaction
 from exchange.errors import Conflict, InvalidDocument, KeysNotFound
+from exchange.protocol.directory import key_bundle_leaf
 from exchange.protocol.errors import MalformedPayload
 from exchange.protocol.keys import SignedKeyBundle, parse_key_bundle, verify_key_bundle
 from exchange.protocol.timestamps import micros_now
 from exchange.services.access_log import Access, append, new_request_id
+from exchange.services.directory_log import append_statement
 from exchange.services.hub import Hub
 from policies import PolicyError
 
@@ -67,6 +69,8 @@ def register_key_bundle(
             detail = {"sequence": bundle.sequence, "digest": signed.digest}
             entry = Access(request_id or new_request_id(), "keys.register", member, detail=detail)
             append(hub, conn, entry)
+            statement = key_bundle_leaf(member.id, bundle.sequence, signed.digest)
+            append_statement(hub, conn, statement, "key-bundle", member_id=member.id)
     except IntegrityError as exc:
         raise Conflict("Another key bundle with this sequence was registered first.") from exc
     return record

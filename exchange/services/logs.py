@@ -32,6 +32,7 @@ __all__ = [
     "consistency",
     "entries",
     "inclusion",
+    "inclusion_by_hash",
     "issue_checkpoints",
     "latest_checkpoint",
     "log_key_document",
@@ -64,11 +65,14 @@ def log_key_document(hub: Hub) -> dict[str, Any]:
     }
 
 
-def issue_checkpoints(hub: Hub, *, timestamp: int | None = None) -> list[Checkpoint]:
-    """Sign and store a checkpoint of every log that has none yet or grew since; return them."""
+def issue_checkpoints(
+    hub: Hub, *, timestamp: int | None = None, logs: tuple[LogName, ...] = tuple(LogName)
+) -> list[Checkpoint]:
+    """Sign and store a checkpoint of each of ``logs`` that has none yet or grew since;
+    return them."""
     key = hub.log_key()
     issued = []
-    for log in LogName:
+    for log in logs:
         with write_transaction(hub.engine) as conn:
             head = tables.log_head
             size = int(
@@ -95,6 +99,24 @@ def latest_checkpoint(hub: Hub, log: LogName, size: int | None = None) -> Checkp
     if found is None:
         raise CheckpointNotFound
     return found
+
+
+def inclusion_by_hash(
+    hub: Hub, log: LogName, leaf_hashes: list[bytes], size: int
+) -> list[tuple[bytes, int | None, list[bytes]]]:
+    """For each leaf hash, its index in the tree of ``size`` and its inclusion proof
+    (``None`` and no proof when the tree does not hold it). Raises `InvalidParameter`."""
+    if size < 1:
+        raise InvalidParameter("size", "must be at least 1")
+    _size_in(hub, log, size)
+    answers: list[tuple[bytes, int | None, list[bytes]]] = []
+    with read_transaction(hub.engine) as conn:
+        found = hub.logs.find(conn, log, leaf_hashes, size)
+        for digest in leaf_hashes:
+            index = found.get(digest)
+            proof = [] if index is None else hub.logs.inclusion_proof(conn, log, index, size)
+            answers.append((digest, index, proof))
+    return answers
 
 
 def _size_in(hub: Hub, log: LogName, *sizes: int) -> None:

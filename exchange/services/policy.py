@@ -18,9 +18,11 @@ from exchange.db.documents import StoredDocument
 from exchange.db.records import MemberRecord
 from exchange.db.session import read_transaction, write_transaction
 from exchange.errors import Conflict, InvalidDocument, PermissionDenied, PolicyNotFound
+from exchange.protocol.directory import policy_version_leaf
 from exchange.protocol.timestamps import micros_now
 from exchange.services.access import Action, authorize
 from exchange.services.access_log import Access, append, new_request_id
+from exchange.services.directory_log import append_statement
 from exchange.services.hub import Hub
 from exchange.services.trust import latest_policy, owner_keys, verify_by_owner
 from policies import (
@@ -103,6 +105,8 @@ def publish_policy(
                 request_id or new_request_id(), "policy.publish", member, feed.id, detail=detail
             )
             append(hub, conn, entry)
+            statement = policy_version_leaf(feed.id, policy.version, signed.digest)
+            append_statement(hub, conn, statement, "policy-version", feed_id=feed.id)
     except IntegrityError as exc:
         raise Conflict("Another version of this policy was published first.") from exc
     return signed

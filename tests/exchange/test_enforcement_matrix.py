@@ -40,6 +40,7 @@ Runs on SQLite, and on PostgreSQL too when ``EXCHANGE_TEST_DATABASE_URL`` is set
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -68,6 +69,7 @@ from exchange.protocol.envelope import EXTENSION_DEFINITION
 from exchange.protocol.ids import CollectionId, MemberId, StatusId
 from exchange.protocol.keys import parse_key_bundle
 from exchange.protocol.media import TAXII_21
+from exchange.protocol.merkle import leaf_hash
 from exchange.protocol.timestamps import micros_now
 from exchange.services import admin
 from exchange.services.directory import current_bundle
@@ -412,8 +414,7 @@ class Matrix:
 
 def _seed_access_log(hub: Hub) -> None:
     """One entry in the access log and a checkpoint of it, for the log routes' cells."""
-    event = {"action": "seed"}
-    leaf = NewLeaf(time=1, action="seed", member_id=None, feed_id=None, data=orjson.dumps(event))
+    leaf = NewLeaf(time=1, action="seed", member_id=None, feed_id=None, data=_SEED_EVENT)
     with write_transaction(hub.engine) as conn:
         hub.logs.append(conn, LogName.ACCESS, [leaf])
     issue_checkpoints(hub)
@@ -723,6 +724,23 @@ def consistency_proof(cell: Cell, response: httpx.Response) -> None:
     assert _json(response)["hashes"] == []
 
 
+_SEED_EVENT = orjson.dumps({"action": "seed"})
+
+
+def leaf_query(cell: Cell) -> Body:
+    """Where the access log's seeded leaf is, in the whole log."""
+    with read_transaction(cell.matrix.hub.engine) as conn:
+        size = cell.matrix.hub.logs.size(conn, LogName.ACCESS)
+    digest = base64.b64encode(leaf_hash(_SEED_EVENT)).decode()
+    return Body("application/json", orjson.dumps({"size": size, "leaf_hashes": [digest]}))
+
+
+def leaf_proofs(cell: Cell, response: httpx.Response) -> None:
+    [proof] = _json(response)["proofs"]
+    assert isinstance(proof["index"], int)
+    assert proof["leaf_hash"] == base64.b64encode(leaf_hash(_SEED_EVENT)).decode()
+
+
 def log_entries(cell: Cell, response: httpx.Response) -> None:
     found = _json(response)["entries"]
     caller = cell.caller
@@ -766,6 +784,7 @@ TABLE: dict[str, Row] = {
     f"GET {_L}/proofs/inclusion": Row(Need.MEMBER, 200, inclusion_proof, query="?index=0&size=1"),
     f"GET {_L}/proofs/consistency": Row(Need.MEMBER, 200, consistency_proof, query="?old=1&new=1"),
     f"GET {_L}/entries": Row(Need.MEMBER, 200, log_entries),
+    f"POST {_L}/proofs/leaves": Row(Need.MEMBER, 200, leaf_proofs, body=leaf_query),
 }
 """Every route of the app, by ``"METHOD path"``."""
 

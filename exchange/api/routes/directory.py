@@ -10,9 +10,11 @@ from exchange.api.audit import log_access, request_id
 from exchange.api.body import read_body
 from exchange.api.deps import CurrentMember, HubDep
 from exchange.api.responses import JsonResponse
+from exchange.db.logs import LogName
 from exchange.errors import PermissionDenied
 from exchange.protocol.envelope import EXTENSION_DEFINITION
 from exchange.services.directory import key_bundles, register_key_bundle
+from exchange.services.logs import issue_checkpoints
 
 router = APIRouter(default_response_class=JsonResponse, tags=["key directory"])
 
@@ -62,6 +64,8 @@ async def post_key_bundle(
     stored = await run_in_threadpool(
         register_key_bundle, hub, member, body, request_id=request_id(request)
     )
+    # Checkpoint the directory now: whoever encrypts to this bundle checks it is logged.
+    await run_in_threadpool(issue_checkpoints, hub, logs=(LogName.DIRECTORY,))
     return JsonResponse(
         {"member": stored.owner, "sequence": stored.number, "digest": stored.digest},
         status_code=201,

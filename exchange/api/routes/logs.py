@@ -8,12 +8,15 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from exchange.api.audit import log_access
+from exchange.api.body import read_body
 from exchange.api.deps import CurrentMember, HubDep
 from exchange.api.responses import JsonResponse
 from exchange.db.logs import LogEntry, LogName
+from exchange.errors import InvalidDocument
 from exchange.services import logs
 
 router = APIRouter(default_response_class=JsonResponse, tags=["logs"])
@@ -76,6 +79,47 @@ async def consistency_proof(
     detail = {"log": log.value, "old": old, "new": new}
     await run_in_threadpool(log_access, hub, request, member, detail=detail)
     return JsonResponse({"log": log.value, "old": old, "new": new, "hashes": _b64(hashes)})
+
+
+class LeafQuery(BaseModel):
+    """Which leaves to prove, in the tree of which size."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: int = Field(ge=1, le=2**53 - 1)
+    leaf_hashes: list[str] = Field(min_length=1, max_length=1000)
+
+
+@router.post(
+    "/exchange/v1/logs/{log}/proofs/leaves",
+    summary="Where leaves are, with their inclusion proofs (a batch)",
+)
+async def leaf_proofs(
+    member: CurrentMember, hub: HubDep, log: LogRef, request: Request
+) -> JsonResponse:
+    """For each leaf hash (base64 of SHA-256(0x00 ‖ leaf)), its index in the tree of
+    ``size`` entries and its inclusion proof, or ``index: null`` if the tree does not
+    hold it. Clients use it to check every key bundle and policy they rely on."""
+    body = await read_body(request, hub.settings.max_content_length)
+    try:
+        query = LeafQuery.model_validate_json(body)
+        hashes = [base64.b64decode(h, validate=True) for h in query.leaf_hashes]
+    except (ValidationError, ValueError) as exc:
+        raise InvalidDocument("leaf query", "it must be {size, leaf_hashes: [base64]}") from exc
+    if any(len(h) != 32 for h in hashes):
+        raise InvalidDocument("leaf query", "every leaf hash is 32 bytes")
+    answers = await run_in_threadpool(logs.inclusion_by_hash, hub, log, hashes, query.size)
+    detail = {"log": log.value, "size": query.size, "leaves": len(hashes)}
+    await run_in_threadpool(log_access, hub, request, member, detail=detail)
+    proofs = [
+        {
+            "leaf_hash": base64.b64encode(h).decode(),
+            "index": index,
+            "hashes": _b64(proof),
+        }
+        for h, index, proof in answers
+    ]
+    return JsonResponse({"log": log.value, "size": query.size, "proofs": proofs})
 
 
 def _entry(entry: LogEntry) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from exchange.api.audit import log_access, request_id
 from exchange.api.body import read_body
 from exchange.api.deps import CurrentMember, HubDep
 from exchange.api.responses import JsonResponse
+from exchange.db.logs import LogName
+from exchange.services.logs import issue_checkpoints
 from exchange.services.policy import policy_version, policy_versions, publish_policy
 
 router = APIRouter(default_response_class=JsonResponse, tags=["sharing policies"])
@@ -66,6 +68,8 @@ async def post_policy(
         now=datetime.now(UTC),
         request_id=request_id(request),
     )
+    # Checkpoint the directory now: whoever relies on this version checks it is logged.
+    await run_in_threadpool(issue_checkpoints, hub, logs=(LogName.DIRECTORY,))
     return JsonResponse(
         {"feed": signed.policy.feed, "version": signed.policy.version, "digest": signed.digest},
         status_code=201,

@@ -38,6 +38,7 @@ def upgrade() -> None:
     op.create_index("ix_log_leaf_feed", "log_leaf", ["log", "feed_id", "idx"])
     op.create_index("ix_log_leaf_member", "log_leaf", ["log", "member_id", "idx"])
     op.create_index("ix_log_leaf_time", "log_leaf", ["log", "time"])
+    op.create_index("ix_log_leaf_hash", "log_leaf", ["log", "hash"])
     op.create_table(
         "log_node",
         sa.Column("log", sa.String(16), primary_key=True),
@@ -62,6 +63,7 @@ def downgrade() -> None:
         batch.add_column(sa.Column("policy_ref", sa.String(200), nullable=True))
     op.drop_table("log_checkpoint")
     op.drop_table("log_node")
+    op.drop_index("ix_log_leaf_hash", "log_leaf")
     op.drop_index("ix_log_leaf_time", "log_leaf")
     op.drop_index("ix_log_leaf_member", "log_leaf")
     op.drop_index("ix_log_leaf_feed", "log_leaf")
