@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Connection, and_, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, insert, select, union_all, update
 
 from exchange.db import tables
 from exchange.protocol.merkle import (
@@ -143,9 +143,19 @@ class SqlLogStore:
         unique = sorted(set(keys))
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start : start + _CHUNK]
-            query = select(n.c.level, n.c.idx, n.c.hash).where(
-                n.c.log == log, tuple_(n.c.level, n.c.idx).in_(chunk)
-            )
+            # One SELECT per level, joined by UNION ALL: each is an index search on the
+            # primary key (log, level, idx). A row-value IN, or an OR of per-level terms,
+            # makes SQLite scan every node of the log.
+            by_level: dict[int, list[int]] = {}
+            for level, idx in chunk:
+                by_level.setdefault(level, []).append(idx)
+            parts = [
+                select(n.c.level, n.c.idx, n.c.hash).where(
+                    n.c.log == log, n.c.level == lv, n.c.idx.in_(ids)
+                )
+                for lv, ids in by_level.items()
+            ]
+            query = parts[0] if len(parts) == 1 else union_all(*parts)
             for level, idx, digest in conn.execute(query):
                 found[(int(level), int(idx))] = bytes(digest)
         missing = [k for k in unique if k not in found]
