@@ -15,6 +15,7 @@ never part of a message.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
@@ -252,3 +253,68 @@ class ExchangeApi:
         if ref not in (collection.id, collection.alias):
             raise UnexpectedResponse(url, "the hub answered with another collection")
         return collection
+
+    # ------------------------------------------------------------------ logs
+
+    def log_key_document(self) -> dict[str, Any]:
+        """Return the hub's published log key (``/.well-known/trend-exchange/log-key``).
+
+        Raises `HubError`.
+        """
+        call = self._call("/.well-known/trend-exchange/log-key")
+        data = self._get(call)
+        if not isinstance(data, dict):
+            raise UnexpectedResponse(call.url, "the log key document is not a JSON object")
+        return data
+
+    def checkpoint(self, log: str) -> str:
+        """Return the newest signed checkpoint of ``log`` (a signed note, not verified).
+
+        Raises `HubError`.
+        """
+        call = self._call(f"/exchange/v1/logs/{log}/checkpoint", "text/plain")
+        response = self._transport.request("GET", call.url, call.accept)
+        assert response is not None
+        return response.text
+
+    def consistency_proof(self, log: str, old: int, new: int) -> list[bytes]:
+        """Return the consistency proof of ``log`` from size ``old`` to ``new`` (not verified).
+
+        Raises `HubError`.
+        """
+        call = self._call(f"/exchange/v1/logs/{log}/proofs/consistency?old={old}&new={new}")
+        return _hashes(call.url, self._get(call))
+
+    def leaf_proofs(
+        self, log: str, size: int, leaf_hashes: list[bytes]
+    ) -> list[tuple[int | None, list[bytes]]]:
+        """For each leaf hash, its index in the tree of ``size`` and its inclusion proof
+        (``None`` and no proof when the hub says the tree does not hold it). Not verified.
+
+        Raises `HubError`.
+        """
+        call = self._call(f"/exchange/v1/logs/{log}/proofs/leaves")
+        encoded = [base64.b64encode(h).decode() for h in leaf_hashes]
+        data = self._post(call, {"size": size, "leaf_hashes": encoded})
+        proofs = data.get("proofs") if isinstance(data, dict) else None
+        if not isinstance(proofs, list) or len(proofs) != len(leaf_hashes):
+            raise UnexpectedResponse(call.url, "the leaf proofs do not answer the question")
+        answers: list[tuple[int | None, list[bytes]]] = []
+        for asked, proof in zip(encoded, proofs, strict=True):
+            index = proof.get("index") if isinstance(proof, dict) else None
+            if not isinstance(proof, dict) or proof.get("leaf_hash") != asked:
+                raise UnexpectedResponse(call.url, "the leaf proofs do not answer the question")
+            if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
+                raise UnexpectedResponse(call.url, "a leaf index is not a number")
+            answers.append((index, _hashes(call.url, proof)))
+        return answers
+
+
+def _hashes(url: str, data: Any) -> list[bytes]:
+    hashes = data.get("hashes") if isinstance(data, dict) else None
+    if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+        raise UnexpectedResponse(url, "a proof is not a list of base64 hashes")
+    try:
+        return [base64.b64decode(h, validate=True) for h in hashes]
+    except ValueError as exc:
+        raise UnexpectedResponse(url, "a proof hash is not base64") from exc

@@ -35,6 +35,7 @@ from feeds.opening import ReportOpener
 from feeds.pinning import PinStore
 from feeds.publishing import NotAWriter, check_signer, post_objects, recipient_key
 from feeds.pulling import feed_pages
+from feeds.transparency import DirectoryCheck
 
 __all__ = ["GrantOutcome", "GrantSummary", "grant_new_readers"]
 
@@ -122,6 +123,7 @@ def grant_new_readers(
     pins: PinStore | None,
     per_request: int = 100,
     progress: Callable[[GrantOutcome], None] | None = None,
+    log_check: DirectoryCheck | None = None,
 ) -> GrantSummary:
     """Re-wrap the feed's reports for the readers its policy in force added.
 
@@ -144,7 +146,7 @@ def grant_new_readers(
     if me not in signed.policy.writers:
         raise NotAWriter(ref, me)
     check_signer(api, me, signer)
-    opener = ReportOpener(api, feed, me=me, generations=generations)
+    opener = ReportOpener(api, feed, me=me, generations=generations, log_check=log_check)
     summary = GrantSummary(
         feed.collection.id, feed.collection.alias, signed.policy.version, signed.policy.readers
     )
@@ -187,7 +189,7 @@ def grant_new_readers(
                 continue
             # 4. Re-wrapped.
             for member in wanted - keys.keys():
-                keys[member] = recipient_key(api, member)
+                keys[member] = recipient_key(api, member, log_check)
             later = rewrap_report(
                 report,
                 me=me,

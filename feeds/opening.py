@@ -13,7 +13,9 @@ each sealed report it:
    by the key ids their signatures name;
 3. resolves the expected recipients: that version's readers plus the
    publisher, each to the encryption keys of its verified chain;
-4. opens it (`feeds.crypto.envelope.open_report`: signatures, exactly the
+4. given a `DirectoryCheck`, proves the policy version and every key bundle
+   of those members are in the hub's directory log (`feeds.transparency`);
+5. opens it (`feeds.crypto.envelope.open_report`: signatures, exactly the
    expected recipients, our entry, the commitment, the content).
 
 Anything that fails is an `EnvelopeRefused` naming the report and the reason;
@@ -34,6 +36,7 @@ from feeds.crypto.keys import MemberSecrets
 from feeds.errors import EnvelopeRefused, TrustError
 from feeds.exchange_api import ExchangeApi
 from feeds.feed_policy import FeedPolicy
+from feeds.transparency import DirectoryCheck
 from feeds.trust import verify_key_chain
 from policies import Signature, SignedPolicy, SigningKeys
 
@@ -60,8 +63,10 @@ class ReportOpener:
         me: str,
         generations: Sequence[MemberSecrets],
         refresh: Callable[[], FeedPolicy] | None = None,
+        log_check: DirectoryCheck | None = None,
     ) -> None:
         self._api = api
+        self._log_check = log_check
         self.feed = feed
         self.me = me
         self._generations = list(generations)
@@ -98,11 +103,14 @@ class ReportOpener:
         )
         wrapper_keys = self._signing_keys(report, report.wrapped_by, report.signatures)
         # 3. The expected recipients.
-        expected = {
-            member: self._encryption_key_ids(report, member)
-            for member in {*signed.policy.readers, report.publisher}
-        }
-        # 4. Open.
+        members = {*signed.policy.readers, report.publisher}
+        expected = {member: self._encryption_key_ids(report, member) for member in members}
+        # 3b. Everything relied on is in the hub's directory log.
+        if self._log_check is not None:
+            self._log_check.require_policies(self.feed.collection.id, [signed])
+            for member in sorted(members | {report.wrapped_by}):
+                self._log_check.require_bundles(member, self.chain(member))
+        # 5. Open.
         _, plaintext = open_report(
             report,
             me=self.me,

@@ -27,6 +27,7 @@ from feeds.errors import DocumentError, FeedsError, TrustError, UnexpectedRespon
 from feeds.exchange_api import ExchangeApi
 from feeds.feed_policy import FeedPolicy, fetch_feed_policy
 from feeds.pinning import PinStore
+from feeds.transparency import DirectoryCheck
 from feeds.trust import verify_key_chain
 from policies import SignedPolicy
 
@@ -113,8 +114,11 @@ def check_signer(api: ExchangeApi, me: str, signer: MemberSecrets) -> None:
         )
 
 
-def recipient_key(api: ExchangeApi, member: str) -> RecipientKey:
-    """Return ``member``'s encryption key in force, from its verified key chain.
+def recipient_key(
+    api: ExchangeApi, member: str, log_check: DirectoryCheck | None = None
+) -> RecipientKey:
+    """Return ``member``'s encryption key in force, from its verified key chain (each
+    bundle of which is proven to be in the directory log, given ``log_check``).
 
     The key is the MLKEM768-X25519 one if the bundle in force has it, else the
     X25519 one. Raises `HubError`, or `TrustError` if there is no verified key.
@@ -126,17 +130,24 @@ def recipient_key(api: ExchangeApi, member: str) -> RecipientKey:
         raise TrustError(
             f"the keys of recipient {member}", f"no verified key to seal to ({exc.message})"
         ) from exc
+    if log_check is not None:
+        log_check.require_bundles(member, bundles)
     return _encryption_key(member, current)
 
 
-def recipient_keys(api: ExchangeApi, signed: SignedPolicy, publisher: str) -> list[RecipientKey]:
+def recipient_keys(
+    api: ExchangeApi,
+    signed: SignedPolicy,
+    publisher: str,
+    log_check: DirectoryCheck | None = None,
+) -> list[RecipientKey]:
     """Return the encryption key in force (`recipient_key`) of every reader of ``signed``
     and of ``publisher``.
 
     Raises `HubError`, or `TrustError` naming a member with no verified key.
     """
     members: Iterable[str] = sorted({*signed.policy.readers, publisher})
-    return [recipient_key(api, member) for member in members]
+    return [recipient_key(api, member, log_check) for member in members]
 
 
 def _status_message(status: Any) -> str | None:
@@ -170,6 +181,7 @@ def publish_report(
     signer: MemberSecrets,
     now: datetime,
     pins: PinStore | None,
+    log_check: DirectoryCheck | None = None,
 ) -> Published:
     """Seal ``plaintext`` (a STIX bundle's bytes) to the feed ``ref``'s readers and post it.
 
@@ -177,7 +189,9 @@ def publish_report(
     0. fetch and verify the feed's policy (`fetch_feed_policy`, pinned with ``pins``);
     1. we (``api.whoami``) are one of its writers, and ``signer`` holds our
        signing keys in force on the hub (`check_signer`);
-    2. every reader and we resolve to a verified key (`recipient_keys`);
+    2. every reader and we resolve to a verified key (`recipient_keys`); with
+       ``log_check``, the policy's versions and every key bundle relied on are
+       proven to be in the hub's directory log (`feeds.transparency`);
     3. seal with the policy version and digest in force and its TLP marking;
     4. post the sealed report to the feed's TAXII collection and wait for the status.
 
@@ -192,8 +206,10 @@ def publish_report(
     if me not in signed.policy.writers:
         raise NotAWriter(ref, me)
     check_signer(api, me, signer)
+    if log_check is not None:
+        log_check.require_policies(feed.collection.id, feed.trusted.versions)
     # 2. Recipients.
-    recipients = recipient_keys(api, signed, me)
+    recipients = recipient_keys(api, signed, me, log_check)
     # 3. Sealed.
     report = seal_report(
         plaintext,

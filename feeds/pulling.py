@@ -39,6 +39,7 @@ from feeds.exchange_api import ExchangeApi
 from feeds.feed_policy import FeedPolicy, fetch_feed_policy
 from feeds.opening import Opened, ReportOpener
 from feeds.pinning import PinStore
+from feeds.transparency import DirectoryCheck
 
 __all__ = [
     "STATE_FILE",
@@ -223,6 +224,7 @@ def pull_feed(
     pins: PinStore | None,
     per_request: int = 100,
     progress: Callable[[Outcome], None] | None = None,
+    log_check: DirectoryCheck | None = None,
 ) -> PullSummary:
     """Pull the feed ``ref`` into ``directory``; return what became of each new object.
 
@@ -242,7 +244,9 @@ def pull_feed(
 
     feed = verified()
     me = api.whoami().id
-    opener = ReportOpener(api, feed, me=me, generations=generations, refresh=verified)
+    opener = ReportOpener(
+        api, feed, me=me, generations=generations, refresh=verified, log_check=log_check
+    )
     prepare_directory(directory)
     state = _State(directory)
     summary = PullSummary(feed.collection.id, feed.collection.alias)

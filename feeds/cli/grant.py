@@ -13,6 +13,7 @@ from feeds.cli._session import EXIT_UNTRUSTED, Session, reported
 from feeds.cli.options import FeedOpt, HubUrlOpt, JsonOpt, KeystoreOpt, TokenOpt
 from feeds.granting import GrantOutcome, GrantSummary, grant_new_readers
 from feeds.pinning import PinStore
+from feeds.transparency import DirectoryCheck
 
 __all__ = ["grant"]
 
@@ -87,6 +88,7 @@ def grant(
                 signer=keyring.current,
                 now=datetime.now(UTC),
                 pins=PinStore(session.keystore),
+                log_check=DirectoryCheck(api, session.keystore),
                 progress=progress,
             )
     result = _result(summary)

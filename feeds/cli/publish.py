@@ -15,6 +15,7 @@ from feeds.cli.options import FeedOpt, HubUrlOpt, JsonOpt, KeystoreOpt, TokenOpt
 from feeds.errors import DocumentError
 from feeds.pinning import PinStore
 from feeds.publishing import bundle_bytes, publish_report
+from feeds.transparency import DirectoryCheck
 
 __all__ = ["publish"]
 
@@ -53,6 +54,7 @@ def publish(
                 signer=signer,
                 now=datetime.now(UTC),
                 pins=PinStore(session.keystore),
+                log_check=DirectoryCheck(api, session.keystore),
             )
     result = {
         "feed": done.feed,

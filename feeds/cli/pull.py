@@ -26,6 +26,7 @@ from feeds.pulling import (
     pull_feed,
     write_private_file,
 )
+from feeds.transparency import DirectoryCheck
 
 __all__ = ["open_file", "pull"]
 
@@ -112,6 +113,7 @@ def pull(
                 generations=generations,
                 now=datetime.now(UTC),
                 pins=PinStore(session.keystore),
+                log_check=DirectoryCheck(api, session.keystore),
                 progress=progress,
             )
     result = _summary_json(summary, out)
@@ -184,7 +186,12 @@ def open_file(
                 return fetch_feed_policy(api, ref, now=now, pins=pins, require_in_force=False)
 
             opener = ReportOpener(
-                api, verified(), me=api.whoami().id, generations=generations, refresh=verified
+                api,
+                verified(),
+                me=api.whoami().id,
+                generations=generations,
+                refresh=verified,
+                log_check=DirectoryCheck(api, session.keystore),
             )
             opened = opener.open(raw)
         if output is not None:
