@@ -21,7 +21,7 @@ from enum import Enum
 
 from sqlalchemy import Connection
 
-from exchange.db.records import FeedAccess, MemberRecord
+from exchange.db.records import FeedAccess, MemberKind, MemberRecord
 from exchange.errors import AuthenticationFailed, CollectionNotFound, PermissionDenied
 from exchange.services.hub import Hub
 from exchange.services.trust import policy_in_force
@@ -63,8 +63,11 @@ def _effective(
 def visible_feeds(
     hub: Hub, conn: Connection, member: MemberRecord, *, now: datetime
 ) -> list[FeedAccess]:
-    """Return the feeds ``member`` holds a grant on, with its effective rights, oldest first."""
-    result = []
+    """Return the feeds ``member`` holds a grant on, with its effective rights, oldest first
+    (none for an auditor)."""
+    result: list[FeedAccess] = []
+    if member.kind is MemberKind.AUDITOR:
+        return result
     for granted in hub.feeds.visible(conn, member.id):
         signed = policy_in_force(hub, conn, granted.feed)
         readable, _ = _allows(signed, member.id, PolicyAction.READ, now)
@@ -87,7 +90,8 @@ def authorize(
 
     Raises `AuthenticationFailed` for an anonymous caller and a feed that is not
     public, `CollectionNotFound` when the feed is absent or hidden from the
-    member, and `PermissionDenied` when the member sees it but may not do ``action``.
+    member (every feed is hidden from an auditor), and `PermissionDenied` when the
+    member sees it but may not do ``action``.
     """
     if member is None:
         feed = hub.feeds.find(conn, collection)
@@ -102,7 +106,10 @@ def authorize(
             feed, can_read=True, can_write=False, retention_days=signed.policy.retention_days
         )
 
-    granted = hub.feeds.access(conn, member.id, collection)
+    # An auditor reads the access log, never a feed: no grant makes one visible to it.
+    granted = (
+        None if member.kind is MemberKind.AUDITOR else hub.feeds.access(conn, member.id, collection)
+    )
     if granted is None:
         raise CollectionNotFound()
     signed = policy_in_force(hub, conn, granted.feed)

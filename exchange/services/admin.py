@@ -195,12 +195,17 @@ def list_feeds(hub: Hub) -> list[tuple[FeedRecord, list[tuple[MemberId, bool, bo
 def grant(hub: Hub, member_ref: str, feed_ref: str, *, read: bool, write: bool) -> GrantRecord:
     """Set a member's rights on a feed to exactly ``read``/``write``.
 
-    Raises `MemberNotFound`, `CollectionNotFound`, or `Conflict` if neither right is given.
+    Raises `MemberNotFound`, `CollectionNotFound`, or `Conflict` if neither right is
+    given or the member is an auditor.
     """
     if not (read or write):
         raise Conflict("Grant at least one of read and write (use revoke to remove access).")
     with write_transaction(hub.engine) as conn:
         member = _member(hub, conn, member_ref)
+        if member.kind is MemberKind.AUDITOR:
+            raise Conflict(
+                f"{member.name} is an auditor: auditors read the access log, never a feed."
+            )
         feed = _feed(hub, conn, feed_ref)
         hub.feeds.set_grant(conn, member.id, feed.id, read, write)
     return GrantRecord(member, feed, read, write)

@@ -15,9 +15,11 @@ from fastapi.testclient import TestClient
 
 from exchange.api.audit import ACTIONS
 from exchange.db.logs import LogName
-from exchange.db.session import read_transaction
+from exchange.db.session import read_transaction, write_transaction
+from exchange.errors import Conflict
+from exchange.protocol.ids import CollectionId
 from exchange.protocol.media import TAXII_21
-from exchange.services import ingest
+from exchange.services import admin, ingest
 from policies.canonical import canonical_bytes
 from tests.exchange.conftest import StixFactory, World
 
@@ -164,3 +166,19 @@ def test_every_route_that_names_a_feed_key_policy_status_or_log_is_audited(world
         params = set(re.findall(r"{(\w+)}", path))
         if params & touching or path.endswith("/collections/"):
             assert route.name in ACTIONS, path
+
+
+def test_an_auditor_reads_the_log_and_never_a_feed(world: World, stix: StixFactory) -> None:
+    """Even with a grant written into the database behind the operator's CLI's back."""
+    world.post_ok([stix.indicator()], who="owner")
+    with pytest.raises(Conflict, match="auditors read the access log, never a feed"):
+        admin.grant(world.hub, "auditor", "reports", read=True, write=False)
+    with write_transaction(world.hub.engine) as conn:
+        auditor = world.members["auditor"].id
+        world.hub.feeds.set_grant(conn, auditor, CollectionId(world.feed_id), True, True)
+    assert world.get(world.objects_url(), who="auditor").status_code == 404
+    assert world.get(world.url("collections/"), who="auditor").json() == {}
+    assert world.get("/exchange/v1/feeds/reports/policy", who="auditor").status_code == 404
+    log = world.get("/exchange/v1/logs/access/entries", who="auditor")
+    assert log.status_code == 200
+    assert log.json()["entries"]
