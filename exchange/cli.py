@@ -22,6 +22,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from exchange.audit import cli as audit_cli
 from exchange.audit.signer import LogKey, LogKeyError
 from exchange.db.records import FeedRecord, MemberKind, MemberRecord
 from exchange.db.session import make_engine, migrate
@@ -57,6 +58,7 @@ member_app = _typer("Members: organisations admitted to the hub.")
 token_app = _typer("API tokens (shown once, stored only as hashes).")
 feed_app = _typer("Feeds: TAXII collections.")
 app.add_typer(admin_app, name="admin")
+app.add_typer(audit_cli.app, name="audit")
 admin_app.add_typer(member_app, name="member")
 admin_app.add_typer(token_app, name="token")
 admin_app.add_typer(feed_app, name="feed")

@@ -159,15 +159,19 @@ class EntryFilter:
     limit: int = 1000
 
 
-def entries(hub: Hub, member: MemberRecord, log: LogName, query: EntryFilter) -> list[LogEntry]:
-    """The entries of ``log`` that ``member`` may read and ``query`` selects, in index order."""
+def entries(
+    hub: Hub, member: MemberRecord, log: LogName, query: EntryFilter
+) -> tuple[list[LogEntry], int]:
+    """The entries of ``log`` that ``member`` may read and ``query`` selects, in index
+    order, and the log's size when they were read."""
     with read_transaction(hub.engine) as conn:
-        end = hub.logs.size(conn, log) if query.end is None else query.end
+        size = hub.logs.size(conn, log)
+        end = size if query.end is None else min(query.end, size)
         feeds: list[str] | None = None if query.feed is None else [query.feed]
         if log is LogName.ACCESS and member.kind is not MemberKind.AUDITOR:
             owned = [f.id for f in hub.feeds.list_all(conn) if f.owner_id == member.id]
             feeds = [f for f in (feeds or owned) if f in owned]
-        return hub.logs.entries(
+        found = hub.logs.entries(
             conn,
             log,
             query.start,
@@ -179,3 +183,4 @@ def entries(hub: Hub, member: MemberRecord, log: LogName, query: EntryFilter) ->
             until=query.until,
             limit=query.limit,
         )
+    return found, size

@@ -145,7 +145,9 @@ async def log_entries(
     member's to replicate; of the access log, auditors read every entry and other
     members the entries about the feeds they own."""
     query = logs.EntryFilter(start, end, member_id, feed, action, since, until, limit)
-    found = await run_in_threadpool(logs.entries, hub, member, log, query)
+    found, size = await run_in_threadpool(logs.entries, hub, member, log, query)
     detail = {"log": log.value, "start": start, "returned": len(found)}
     await run_in_threadpool(log_access, hub, request, member, feed=feed, detail=detail)
-    return JsonResponse({"log": log.value, "entries": [_entry(e) for e in found]})
+    # ``size``: the log's size as read; entries at or past it are left for a later call.
+    body = {"log": log.value, "size": size, "entries": [_entry(e) for e in found]}
+    return JsonResponse(body)
