@@ -46,6 +46,7 @@ from feeds.policy_files import sign_policy
 from feeds.publishing import post_objects, publish_report, recipient_key, recipient_keys
 from feeds.pulling import feed_pages, pull_feed
 from feeds.registration import register_keys
+from feeds.transparency import DirectoryCheck
 from policies import policy_from_template
 
 __all__ = ["DemoFailed", "Step", "run_demo"]
@@ -144,6 +145,25 @@ class _Operator:
             except httpx.TransportError:
                 time.sleep(0.1)
         raise DemoFailed("the hub did not answer within 30 s")
+
+    def audit(self, hub: str, token: SecretStr, state: Path) -> dict[str, Any]:
+        """Run ``exchange audit verify`` as an auditor would; return its JSON report."""
+        env = {k: v for k, v in self.env.items() if k != "EXCHANGE_HOME"}
+        env["EXCHANGE_TOKEN"] = token.get_secret_value()
+        time.sleep(1.2)  # the hub checkpoints its logs every second
+        done = subprocess.run(  # noqa: S603 - our own operator script
+            [*_exchange(), "audit", "verify", "--hub", hub, "--state", str(state), "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        if done.returncode != 0:
+            raise DemoFailed(f"exchange audit verify failed: {done.stdout}{done.stderr}")
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
 
     def log(self) -> str:
         path = self.home / "hub.log"
@@ -380,6 +400,7 @@ def _play(
             signer=company_keys,
             now=datetime.now(UTC),
             pins=PinStore(company.keystore),
+            log_check=DirectoryCheck(api, company.keystore),
         )
         if not published.success:
             raise DemoFailed(f"the hub refused the report: {published.message}")
@@ -415,6 +436,7 @@ def _play(
             generations=generations,
             now=datetime.now(UTC),
             pins=PinStore(authority.keystore),
+            log_check=DirectoryCheck(api, authority.keystore),
         )
     opened = work / "authority-inbox" / f"{published.envelope_id}.json"
     if summary.count("opened") != 1 or opened.read_bytes() != plaintext:
@@ -422,7 +444,8 @@ def _play(
     done(
         "the authority pulled the feed over TAXII and opened the report",
         "signatures, recipients against the signed policy and the key commitment all"
-        " verified; the bundle is byte for byte what the company sealed",
+        " verified, and the policy and every key bundle used are proven to be in the hub's"
+        " directory log; the bundle is byte for byte what the company sealed",
     )
     # The third member is refused by the hub, and cannot open a copy either.
     refused = _objects_status(third, hub, feed_id)
@@ -460,8 +483,11 @@ def _play(
     status = _objects_status(members["auditor"], hub, feed_id)
     if status not in (403, 404):
         raise DemoFailed(f"the hub answered the auditor with HTTP {status}")
+    verified = operator.audit(hub, members["auditor"].token, work / "audit-state")
+    sizes = ", ".join(f"{r['log']} {r['size']} entries" for r in verified["logs"])
     done(
-        f"the auditor asked for the feed (HTTP {status})",
-        "the auditor holds no grant and no place in the policy, so it reads no report"
-        " (its access-log tools come with the audit log)",
+        f"the auditor asked for the feed (HTTP {status}), then ran exchange audit verify on"
+        f" both logs ({sizes})",
+        "the auditor reads no report; every request above is in the access log, and"
+        " neither log was edited, reordered or forked (signed checkpoints, RFC 9162 proofs)",
     )
