@@ -7,6 +7,8 @@ effect on both processes at once.
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,7 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from exchange.db import tables
+from exchange.db.logs import LogName
+from exchange.db.session import read_transaction
+from exchange.protocol.checkpoint import verify_checkpoint
+from exchange.protocol.merkle import MemoryTree, verify_consistency
 from tests.conftest import needs_postgres
 from tests.integration.live import (
     TAXII_21,
@@ -174,6 +182,44 @@ def test_concurrent_posts_to_both_processes(
     for batch in batches:  # each envelope is stored in one piece, in its order
         positions = [next(i for i, r in enumerate(records) if r["id"] == o["id"]) for o in batch]
         assert positions == list(range(positions[0], positions[0] + len(batch)))
+
+
+def test_both_processes_write_one_gap_free_log_and_sign_consistent_checkpoints(
+    cluster: Cluster, readers: tuple[httpx.Client, httpx.Client]
+) -> None:
+    """After requests to both processes at once: the access log's indices have no gap,
+    its stored tree is the tree of its entries, and every checkpoint either process
+    signed verifies and extends the one before (no fork between processes)."""
+
+    def busy(worker: int) -> None:
+        for _ in range(20):
+            assert readers[worker].get("collections/busy/manifest/").status_code == 200
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(busy, range(2)))
+    time.sleep(1.5)  # both processes checkpoint every second
+    hub = cluster.home.local_hub()
+    key = hub.log_key().public
+    c = tables.log_checkpoint
+    with read_transaction(hub.engine) as conn:
+        size = hub.logs.size(conn, LogName.ACCESS)
+        entries = hub.logs.entries(conn, LogName.ACCESS, 0, size)
+        notes = (
+            conn.execute(select(c.c.note).where(c.c.log == "access").order_by(c.c.size))
+            .scalars()
+            .all()
+        )
+        assert [e.index for e in entries] == list(range(size))
+        reference = MemoryTree()
+        for entry in entries:
+            reference.append(entry.data)
+        assert hub.logs.root(conn, LogName.ACCESS, size) == reference.root()
+        checkpoints = [verify_checkpoint(n, "trend-exchange/access", key) for n in notes]
+        assert len(checkpoints) >= 2
+        for older, newer in itertools.pairwise(checkpoints):
+            if older.size:
+                proof = hub.logs.consistency_proof(conn, LogName.ACCESS, older.size, newer.size)
+                verify_consistency(older.size, newer.size, older.root, newer.root, proof)
 
 
 def test_revoked_token_is_refused_by_both_processes_at_once(cluster: Cluster) -> None:
