@@ -88,9 +88,7 @@ class SqlLogStore:
         """Append ``leaves`` in order; return the index of the first. Call in a write
         transaction: it locks the log's head until that transaction ends."""
         h = tables.log_head
-        size = int(
-            conn.execute(select(h.c.size).where(h.c.log == log).with_for_update()).scalar_one()
-        )
+        size = self.lock_head(conn, log)
         if not leaves:
             return size
         # The frontier: the perfect subtrees covering [0, size), largest first.
@@ -128,6 +126,14 @@ class SqlLogStore:
         return size
 
     # ------------------------------------------------------------------ reading
+
+    def lock_head(self, conn: Connection, log: LogName) -> int:
+        """Lock ``log``'s head until the transaction ends (appends and checkpoints of other
+        transactions wait); return its size. Call in a write transaction."""
+        h = tables.log_head
+        return int(
+            conn.execute(select(h.c.size).where(h.c.log == log).with_for_update()).scalar_one()
+        )
 
     def size(self, conn: Connection, log: LogName) -> int:
         """Return the number of leaves of ``log``."""

@@ -52,7 +52,8 @@ def backfill(hub: Hub) -> int:
     return how many statements were appended."""
     m, k, p = tables.member, tables.key_bundle, tables.policy_version
     with write_transaction(hub.engine) as conn:
-        if hub.logs.size(conn, LogName.DIRECTORY):
+        # Locked first: processes starting together backfill once.
+        if hub.logs.lock_head(conn, LogName.DIRECTORY):
             return 0
         timeline: list[tuple[int, int, bytes, str, str | None, str | None]] = []
         for row in conn.execute(select(m.c.id, m.c.name, m.c.kind, m.c.created_at)):

@@ -16,9 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
-from exchange.db import tables
 from exchange.db.logs import Checkpoint, LogEntry, LogName
 from exchange.db.records import MemberKind, MemberRecord
 from exchange.db.session import read_transaction, write_transaction
@@ -74,12 +71,7 @@ def issue_checkpoints(
     issued = []
     for log in logs:
         with write_transaction(hub.engine) as conn:
-            head = tables.log_head
-            size = int(
-                conn.execute(
-                    select(head.c.size).where(head.c.log == log).with_for_update()
-                ).scalar_one()
-            )
+            size = hub.logs.lock_head(conn, log)
             latest = hub.logs.checkpoint(conn, log)
             if latest is not None and latest.size == size:
                 continue
