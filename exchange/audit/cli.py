@@ -251,16 +251,23 @@ def export_command(
     action: ActionFilter = None,
     since: SinceFilter = None,
     until: UntilFilter = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --output: print a JSON summary on stdout.")
+    ] = False,
 ) -> None:
     """Export access-log entries as JSON Lines (one event per line) or CSV."""
     if format_ not in ("jsonl", "csv"):
         _fail("--format must be jsonl or csv", 2)
+    if as_json and output is None:
+        _fail("--json needs --output FILE: the export and the summary cannot share stdout", 2)
     buffer = io.StringIO()
+    count = 0
     with _client(hub, token) as client:
         rows = _entries(client, member, feed, action, since, until)
         if format_ == "jsonl":
             for row in rows:
                 buffer.write(json.dumps(row, sort_keys=True) + "\n")
+                count += 1
         else:
             writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\n")
             writer.writeheader()
@@ -269,7 +276,11 @@ def export_command(
                 for key in ("objects", "detail"):
                     flat[key] = json.dumps(row.get(key), sort_keys=True)
                 writer.writerow(flat)
+                count += 1
     if output is None:
         sys.stdout.write(buffer.getvalue())
-    else:
-        output.write_text(buffer.getvalue(), encoding="utf-8")
+        return
+    output.write_text(buffer.getvalue(), encoding="utf-8")
+    if as_json:
+        summary = {"format": format_, "entries": count, "output": str(output)}
+        sys.stdout.write(json.dumps(summary) + "\n")

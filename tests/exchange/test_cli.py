@@ -378,6 +378,9 @@ def test_the_command_tree_is_complete() -> None:
         ("admin", "feed", "list"),
         ("admin", "grant"),
         ("admin", "revoke"),
+        ("audit", "verify"),
+        ("audit", "log"),
+        ("audit", "export"),
     }
 
 

@@ -126,9 +126,14 @@ def test_log_and_export_filter_and_format(audited: Audited, tmp_path: Path) -> N
     assert exported
     assert {"index", "time", "action", "member", "decision", "objects"} <= set(exported[0])
     out = tmp_path / "log.jsonl"
-    audited.audit("export", "--format", "jsonl", "-o", str(out), "--since", "2000-01-01T00:00:00Z")
+    summary = json.loads(
+        audited.audit("export", "--format", "jsonl", "-o", str(out), "--json",
+                      "--since", "2000-01-01T00:00:00Z")
+    )  # fmt: skip
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) >= len(exported)
+    assert summary == {"format": "jsonl", "entries": len(lines), "output": str(out)}
+    assert audited.audit("export", "--json", code=2) == ""
     assert audited.audit("export", "--format", "xml", code=2) == ""
 
 
