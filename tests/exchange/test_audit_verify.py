@@ -123,3 +123,12 @@ def test_a_checkpoint_not_signed_by_the_log_key_is_refused(world: World, tmp_pat
     report = verify_log(_client(world), "access", tmp_path)
     assert [f.kind for f in report.findings] == ["bad signature"]
     assert not (tmp_path / "audit-state.json").exists()  # nothing pinned from a failed run
+
+
+def test_an_entry_the_hub_leaves_out_is_named(world: World, tmp_path: Path) -> None:
+    assert _verify(world, tmp_path) == []
+    leaf = tables.log_leaf
+    with write_transaction(world.hub.engine) as conn:
+        conn.execute(delete(leaf).where(leaf.c.log == ACCESS, leaf.c.idx == 1))
+    report = verify_log(_client(world), "access", tmp_path)
+    assert [(f.kind, f.index) for f in report.findings] == [("removed", 1)]
