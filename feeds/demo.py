@@ -97,6 +97,19 @@ def _exchange() -> list[str]:
     return [sys.executable, "-m", "exchange"]
 
 
+def _run_exchange(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the operator's ``exchange`` script with ``args`` (a fixed command line)."""
+    return subprocess.run(  # noqa: S603
+        [*_exchange(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 class _Operator:
     """The hub's operator: ``exchange serve`` and ``exchange admin`` on a private home."""
 
@@ -109,15 +122,7 @@ class _Operator:
 
     def admin(self, *args: str) -> dict[str, Any]:
         # A fixed command line: our own operator script and our own arguments.
-        done = subprocess.run(  # noqa: S603
-            [*_exchange(), "admin", *args, "--json"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        done = _run_exchange(["admin", *args, "--json"], self.env)
         if done.returncode != 0:
             raise DemoFailed(f"exchange admin {' '.join(args)} failed: {done.stderr.strip()}")
         result: dict[str, Any] = json.loads(done.stdout)
@@ -151,14 +156,8 @@ class _Operator:
         env = {k: v for k, v in self.env.items() if k != "EXCHANGE_HOME"}
         env["EXCHANGE_TOKEN"] = token.get_secret_value()
         time.sleep(1.2)  # the hub checkpoints its logs every second
-        done = subprocess.run(  # noqa: S603 - our own operator script
-            [*_exchange(), "audit", "verify", "--hub", hub, "--state", str(state), "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            stdin=subprocess.DEVNULL,
+        done = _run_exchange(
+            ["audit", "verify", "--hub", hub, "--state", str(state), "--json"], env
         )
         if done.returncode != 0:
             raise DemoFailed(f"exchange audit verify failed: {done.stdout}{done.stderr}")

@@ -66,23 +66,19 @@ class LogKey:
         others, or is not a ``hub-log-key/1`` file.
         """
         path = home / KEY_FILE
-        created = False
-        if not path.exists():
-            seeds = {"ed25519": os.urandom(32), "ml-dsa-44": os.urandom(32)}
-            document = {"format": _FORMAT} | {
-                k: base64.b64encode(v).decode() for k, v in seeds.items()
-            }
-            try:
-                handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process won the race: load its key
-            else:
-                with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                    json.dump(document, stream)
-                    stream.flush()
-                    os.fsync(stream.fileno())
-                created = True
-        return cls._load(path), created
+        if path.exists():
+            return cls._load(path), False
+        seeds = {"ed25519": os.urandom(32), "ml-dsa-44": os.urandom(32)}
+        document = {"format": _FORMAT} | {k: base64.b64encode(v).decode() for k, v in seeds.items()}
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process won the race: its key is the key
+            return cls._load(path), False
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(document, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        return cls._load(path), True
 
     @classmethod
     def _load(cls, path: Path) -> LogKey:

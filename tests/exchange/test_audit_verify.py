@@ -132,3 +132,14 @@ def test_an_entry_the_hub_leaves_out_is_named(world: World, tmp_path: Path) -> N
         conn.execute(delete(leaf).where(leaf.c.log == ACCESS, leaf.c.idx == 1))
     report = verify_log(_client(world), "access", tmp_path)
     assert [(f.kind, f.index) for f in report.findings] == [("removed", 1)]
+
+
+def test_a_log_key_other_than_the_pinned_one_is_a_bad_signature(
+    world: World, tmp_path: Path
+) -> None:
+    assert _verify(world, tmp_path) == []
+    world.hub._log_key[0] = type(world.hub.log_key()).generate()
+    issue_checkpoints(world.hub)
+    report = verify_log(_client(world), "access", tmp_path)
+    assert [f.kind for f in report.findings] == ["bad signature"]
+    assert "not the one pinned" in report.findings[0].detail
