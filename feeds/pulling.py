@@ -42,11 +42,13 @@ from feeds.pinning import PinStore
 from feeds.transparency import DirectoryCheck
 
 __all__ = [
+    "SOURCE_SUFFIX",
     "STATE_FILE",
     "Outcome",
     "PullSummary",
     "feed_pages",
     "prepare_directory",
+    "provenance",
     "pull_feed",
     "write_opened",
     "write_private_file",
@@ -132,22 +134,56 @@ def write_private_file(path: Path, data: bytes) -> None:
         raise
 
 
+SOURCE_SUFFIX = ".source.json"
+"""The suffix of an opened bundle's provenance file: ``<envelope id>.source.json``."""
+
+
+def provenance(opened: Opened) -> dict[str, Any]:
+    """What an opened bundle's provenance file says: who sealed it, which version of
+    the sealed report it came from, and the policy version that version was wrapped
+    under. Every field was checked by `ReportOpener` (signatures, policy history)."""
+    report = opened.report
+    return {
+        "envelope_id": report.envelope.header.envelope_id,
+        "sealed_report": report.id,
+        "version": report.modified,
+        "publisher": report.publisher,
+        "wrapped_by": report.wrapped_by,
+        "policy": {
+            "feed": report.envelope.header.feed,
+            "version": report.envelope.policy.version,
+            "digest": report.envelope.policy.digest,
+        },
+    }
+
+
 def write_opened(directory: Path, opened: Opened) -> tuple[Result, Path]:
-    """Write an opened report's bundle to ``directory/<envelope id>.json``.
+    """Write an opened report's bundle to ``directory/<envelope id>.json``, and its
+    `provenance` beside it (``<envelope id>.source.json``), which `feeds trends merge`
+    reads to name each value's verified source.
 
     Returns ``unchanged`` if that file already holds the same bytes, else
     ``opened``. Raises `EnvelopeRefused` if it holds other content (the same
     envelope must always open to the same bundle), leaving the file as it was.
+    A later version of the same report (re-wrapped by ``feeds grant``) leaves the
+    bundle as it is and updates its provenance.
     """
-    path = directory / f"{opened.report.envelope.header.envelope_id}.json"
+    envelope_id = opened.report.envelope.header.envelope_id
+    path = directory / f"{envelope_id}.json"
+    result: Result = "opened"
     if path.exists():
-        if path.read_bytes() == opened.plaintext:
-            return "unchanged", path
-        raise EnvelopeRefused(
-            opened.report.id, f"it opens to other content than {path.name}, opened before"
-        )
-    write_private_file(path, opened.plaintext)
-    return "opened", path
+        if path.read_bytes() != opened.plaintext:
+            raise EnvelopeRefused(
+                opened.report.id, f"it opens to other content than {path.name}, opened before"
+            )
+        result = "unchanged"
+    source = directory / f"{envelope_id}{SOURCE_SUFFIX}"
+    described = json.dumps(provenance(opened), indent=2, sort_keys=True).encode() + b"\n"
+    if not source.exists() or source.read_bytes() != described:
+        write_private_file(source, described)
+    if result == "opened":
+        write_private_file(path, opened.plaintext)
+    return result, path
 
 
 def prepare_directory(directory: Path) -> None:

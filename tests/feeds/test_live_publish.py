@@ -37,7 +37,7 @@ from feeds.crypto.keystore import Keystore
 from feeds.exchange_api import ExchangeApi
 from feeds.feed_policy import fetch_feed_policy
 from feeds.publishing import recipient_keys
-from feeds.pulling import STATE_FILE, Outcome, pull_feed
+from feeds.pulling import SOURCE_SUFFIX, STATE_FILE, Outcome, pull_feed
 from feeds.trust import verify_key_chain
 from tests.integration.live import HubHome, Member, ServerProcess, http_client, indicator
 
@@ -199,8 +199,12 @@ def _pull(hub: Hub, who: str, out: Path, *, code: int = 0) -> dict[str, Any]:
 
 
 def _opened_files(out: Path) -> dict[str, int]:
-    """The bundles a pull wrote (not its hidden cursor file), with their mtimes."""
-    return {p.name: p.stat().st_mtime_ns for p in out.glob("[!.]*.json")}
+    """The bundles a pull wrote (not its cursor or provenance files), with their mtimes."""
+    return {
+        p.name: p.stat().st_mtime_ns
+        for p in out.glob("[!.]*.json")
+        if not p.name.endswith(SOURCE_SUFFIX)
+    }
 
 
 def _stored(hub: Hub, envelope_id: str) -> dict[str, Any]:

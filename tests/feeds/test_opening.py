@@ -17,7 +17,7 @@ from feeds.crypto.keys import MemberSecrets
 from feeds.errors import DocumentError, EnvelopeRefused, NotARecipient
 from feeds.feed_policy import FeedPolicy, fetch_feed_policy
 from feeds.opening import ReportOpener
-from feeds.pulling import STATE_FILE, _State, write_opened
+from feeds.pulling import SOURCE_SUFFIX, STATE_FILE, _State, write_opened
 from policies import SignedPolicy
 from tests.feeds.fake_hub import FakeHub, FakeMember
 from tests.feeds.keymaker import T0, chain, make_policy, publish_raw, register_raw
@@ -201,6 +201,23 @@ def test_write_opened_is_idempotent_and_refuses_other_content(feed: Feed, tmp_pa
     assert write_opened(tmp_path, opened)[0] == "opened"
     result, path = write_opened(tmp_path, opened)
     assert result == "unchanged"
+    source = path.with_name(path.stem + SOURCE_SUFFIX)
+    assert json.loads(source.read_text()) == {
+        "envelope_id": opened.report.envelope.header.envelope_id,
+        "sealed_report": opened.report.id,
+        "version": opened.report.modified,
+        "publisher": opened.report.publisher,
+        "wrapped_by": opened.report.wrapped_by,
+        "policy": {
+            "feed": opened.report.envelope.header.feed,
+            "version": opened.report.envelope.policy.version,
+            "digest": opened.report.envelope.policy.digest,
+        },
+    }
+    assert source.stat().st_mode & 0o777 == 0o600
+    source.unlink()
+    assert write_opened(tmp_path, opened)[0] == "unchanged"
+    assert json.loads(source.read_text())["publisher"] == opened.report.publisher
     path.write_bytes(b"something else")
     with pytest.raises(EnvelopeRefused, match="other content"):
         write_opened(tmp_path, opened)
