@@ -32,7 +32,8 @@ from sqlalchemy.engine import make_url
 
 from exchange.settings import HubSettings
 from tests.conftest import BACKENDS
-from tests.integration.live import HubHome, Member, ServerProcess, http_client
+from tests.feeds.live_feeds import FeedsRunner
+from tests.integration.live import HubHome, http_client
 
 pytestmark = pytest.mark.integration
 
@@ -48,41 +49,6 @@ import logging
 logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 logging.getLogger("tests.debug").debug({DEBUG_CANARY!r})
 """
-
-
-class Members:
-    """Runs the real ``feeds`` console script as one of the members, against ``server``."""
-
-    def __init__(self, server: ServerProcess, work: Path, members: dict[str, Member]) -> None:
-        self.server, self.work, self.members = server, work, members
-
-    def feeds(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-        member = self.members[name]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
-        env |= {
-            "EXCHANGE_HUB": self.server.url,
-            "EXCHANGE_TOKEN": member.token,
-            "EXCHANGE_KEYSTORE": str(self.work / f"{name}-keys"),
-            "EXCHANGE_PASSPHRASE": PASSPHRASE,
-        }
-        done = subprocess.run(
-            [str(FEEDS), *args],
-            env=env,
-            cwd=self.work,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        assert "Traceback" not in done.stderr
-        assert member.token not in done.stdout + done.stderr
-        return done
-
-    def ok(self, name: str, *args: str) -> str:
-        done = self.feeds(name, *args)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
 
 
 def base64_cores(needle: bytes) -> list[bytes]:
@@ -197,7 +163,7 @@ def published(
                 server = home.serve()
             work = base / "work"
             work.mkdir()
-            live = Members(server, work, {"owner": owner, "writer": writer})
+            live = FeedsRunner(server, work, {"owner": owner, "writer": writer}, PASSPHRASE)
             for name in live.members:
                 live.ok(name, "keys", "init")
                 live.ok(name, "keys", "register")

@@ -14,7 +14,6 @@ import functools
 import json
 import os
 import stat
-import subprocess
 import sys
 import time
 import uuid
@@ -39,6 +38,7 @@ from feeds.feed_policy import fetch_feed_policy
 from feeds.publishing import recipient_keys
 from feeds.pulling import SOURCE_SUFFIX, STATE_FILE, Outcome, pull_feed
 from feeds.trust import verify_key_chain
+from tests.feeds.live_feeds import FeedsRunner
 from tests.integration.live import HubHome, Member, ServerProcess, http_client, indicator
 
 pytestmark = pytest.mark.integration
@@ -49,47 +49,14 @@ PASSPHRASE = "lantern orbit tangerine 7"
 FEED = "trends-sealed"
 
 
-class Hub:
+class Hub(FeedsRunner):
     """The running hub, the members and their keystores."""
 
     def __init__(
         self, server: ServerProcess, work: Path, members: dict[str, Member], home: HubHome
     ) -> None:
-        self.server, self.work, self.members, self.home = server, work, members, home
-
-    def keystore(self, name: str) -> Path:
-        return self.work / f"{name}-keys"
-
-    def feeds(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-        member = self.members[name]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(
-            os.pathsep
-        )
-        env |= {
-            "EXCHANGE_HUB": self.server.url,
-            "EXCHANGE_TOKEN": member.token,
-            "EXCHANGE_KEYSTORE": str(self.keystore(name)),
-            "EXCHANGE_PASSPHRASE": PASSPHRASE,
-        }
-        done = subprocess.run(
-            [str(FEEDS), *args],
-            env=env,
-            cwd=self.work,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        assert "Traceback" not in done.stderr
-        assert member.token not in done.stdout + done.stderr
-        return done
-
-    def ok(self, name: str, *args: str) -> str:
-        done = self.feeds(name, *args)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        super().__init__(server, work, members, PASSPHRASE)
+        self.home = home
 
 
 @pytest.fixture(scope="module")
