@@ -54,16 +54,16 @@ def two_members(directory: Path) -> None:
             publisher=AUTHORITY,
         )
     industry: list[tuple[str, int | None]] = [("2026-Q3", 15), ("2026-Q4", None)]
-    for period, de_fraud in industry:
+    for period, suppressed_or_not in industry:
         write_opened(
             directory,
             report(
                 extension(
                     period,
                     [
-                        cell("DE", "computer-related-fraud", de_fraud),
+                        cell("DE", "computer-related-fraud", suppressed_or_not),
                         cell("FR", "computer-related-fraud", 30),
-                        cell("DE", None, None if de_fraud is None else 100),
+                        cell("DE", None, None if suppressed_or_not is None else 100),
                     ],
                     reporter_kind="industry",
                     k=5,
