@@ -56,3 +56,39 @@ def report_progress(
                 bar.console.print(escape(describe(outcome)))
 
         yield tick
+
+
+@contextmanager
+def count_progress(enabled: bool, label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Yield ``tick(n)`` to call as ``n`` more items (records, rows) are done.
+
+    On a terminal, a rich progress bar on stderr; otherwise a plain line on
+    stdout at every tenth of ``total`` (or every 100,000 items when the total is
+    unknown); with ``enabled`` false, nothing.
+    """
+    if not enabled:
+        yield lambda _n: None
+        return
+    if not stderr.is_terminal:
+        step = max(total // 10, 1) if total else 100_000
+        done = [0, step]
+
+        def line(n: int) -> None:
+            done[0] += n
+            while done[0] >= done[1]:
+                of = f" of {total:,}" if total else ""
+                stdout.print(f"{label}: {min(done[1], total or done[1]):,}{of}")
+                done[1] += step
+
+        yield line
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}" + (f" of {total:,}" if total else "")),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

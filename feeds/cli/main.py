@@ -19,6 +19,7 @@ from feeds.cli.keys import create_keys_app
 from feeds.cli.policy import create_policy_app
 from feeds.cli.publish import publish
 from feeds.cli.pull import open_file, pull
+from feeds.cli.trends import create_trends_app
 
 __all__ = ["app", "create_app", "main", "typer_factory"]
 
@@ -42,6 +43,7 @@ def create_app() -> typer.Typer:
     app.command("pull")(pull)
     app.command("open")(open_file)
     app.command("grant")(grant)
+    app.add_typer(create_trends_app(), name="trends")
     app.command("demo")(demo)
     return app
 
