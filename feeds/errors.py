@@ -9,6 +9,8 @@
     │   └── NoValidRecords         an incident-record file has no valid row in the period
     ├── PrivacyBudgetExceeded      a differentially private release would exceed the
     │                              member's epsilon budget for the period
+    ├── InvalidParameter           a command parameter (k, epsilon, a metric, bounds)
+    │                              is out of range or unknown
     ├── KeystoreError              the keystore is missing, already exists, or is unusable
     │   ├── WeakPassphrase         the passphrase would not protect the keys
     │   ├── KeyFileCorrupted       a key file is truncated, altered or not a key file
@@ -37,6 +39,7 @@ __all__ = [
     "FeedsError",
     "HubError",
     "HubUnreachable",
+    "InvalidParameter",
     "KeyFileCorrupted",
     "KeystoreError",
     "NoValidRecords",
@@ -234,3 +237,13 @@ class PrivacyBudgetExceeded(FeedsError):
         self.epsilon = epsilon
         self.spent = spent
         self.budget = budget
+
+
+class InvalidParameter(FeedsError):
+    """Raised when parameter ``name`` (``k``, ``epsilon``, a metric, bounds) is out of
+    range or unknown; ``reason`` says why."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
