@@ -234,9 +234,22 @@ def protect(
 def _helper(
     structure: _Structure, target: Key, suppressed: frozenset[Key], weights: Mapping[Key, int]
 ) -> Key | None:
-    """The next entry to suppress to protect ``target`` (None if nothing linked is left):
-    cells before margins, then those sharing the finest equation (fewest dimensions
-    summed out) with it, then the fewest records, then by key."""
+    """The next entry to suppress to protect ``target`` (None if nothing linked is left).
+
+    Among the published entries sharing an equation with it: cells before margins, then
+    those whose suppression leaves the fewest equations with a single unknown (which
+    would pin that unknown down: this closes rectangles rather than opening new rows),
+    then those sharing the finest equation with it (fewest dimensions summed out), then
+    the fewest records, then by key."""
+    unknowns: dict[Key, int] = {}
+
+    def alone(candidate: Key) -> int:
+        count = 0
+        for margin in structure.equations_of(candidate):
+            if margin not in unknowns:
+                unknowns[margin] = sum(m in suppressed for m in structure.members(margin))
+            count += unknowns[margin] == 0
+        return count
 
     def cheapest(equations: Iterable[Key]) -> Key | None:
         best: tuple[tuple[object, ...], Key] | None = None
@@ -244,7 +257,7 @@ def _helper(
             level = margin.count(None)
             for key in structure.members(margin):
                 if key not in suppressed:
-                    rank = (is_margin(key), level, weights[key], sort_key(key))
+                    rank = (is_margin(key), alone(key), level, weights[key], sort_key(key))
                     if best is None or rank < best[0]:
                         best = (rank, key)
         return None if best is None else best[1]
