@@ -6,6 +6,11 @@
     ├── SettingsError              a required setting is missing or malformed
     ├── DocumentError              a local document (a policy file) cannot be read, parsed
     │                              or written, or does not fit the command
+    │   └── NoValidRecords         an incident-record file has no valid row in the period
+    ├── PrivacyBudgetExceeded      a differentially private release would exceed the
+    │                              member's epsilon budget for the period
+    ├── InvalidParameter           a command parameter (k, epsilon, a metric, bounds)
+    │                              is out of range or unknown
     ├── KeystoreError              the keystore is missing, already exists, or is unusable
     │   ├── WeakPassphrase         the passphrase would not protect the keys
     │   ├── KeyFileCorrupted       a key file is truncated, altered or not a key file
@@ -34,9 +39,12 @@ __all__ = [
     "FeedsError",
     "HubError",
     "HubUnreachable",
+    "InvalidParameter",
     "KeyFileCorrupted",
     "KeystoreError",
+    "NoValidRecords",
     "NotARecipient",
+    "PrivacyBudgetExceeded",
     "RequestRefused",
     "SettingsError",
     "TrustError",
@@ -191,3 +199,51 @@ class NotARecipient(FeedsError):
     def __init__(self, envelope: str) -> None:
         super().__init__(f"sealed report {envelope} is not addressed to your keys")
         self.envelope = envelope
+
+
+class NoValidRecords(DocumentError):
+    """Raised when the incident-record file at ``path`` has no valid row in the period.
+
+    ``problems`` lists every bad row as ``(line, reason)``; ``outside_period`` counts the
+    valid rows dated outside the period.
+    """
+
+    def __init__(
+        self, path: str, problems: tuple[tuple[int, str], ...], outside_period: int
+    ) -> None:
+        if problems:
+            first = problems[0]
+            reason = (
+                f"no valid incident record in the period ({len(problems)} bad rows, the first"
+                f" on line {first[0]}: {first[1]}; {outside_period} outside the period)"
+            )
+        else:
+            reason = f"no incident record in the period ({outside_period} outside the period)"
+        super().__init__(path, reason)
+        self.problems = problems
+        self.outside_period = outside_period
+
+
+class PrivacyBudgetExceeded(FeedsError):
+    """Raised before any noise is drawn when a release of ``epsilon`` would bring the
+    member's cumulative epsilon for the period (``spent`` so far) above ``budget``."""
+
+    def __init__(self, epsilon: float, spent: float, budget: float) -> None:
+        super().__init__(
+            f"a release with epsilon {epsilon:g} would bring the epsilon spent on this period's"
+            f" records to {spent + epsilon:g}, above the budget of {budget:g}"
+            f" ({spent:g} already spent)"
+        )
+        self.epsilon = epsilon
+        self.spent = spent
+        self.budget = budget
+
+
+class InvalidParameter(FeedsError):
+    """Raised when parameter ``name`` (``k``, ``epsilon``, a metric, bounds) is out of
+    range or unknown; ``reason`` says why."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
