@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +46,12 @@ from feeds.publishing import post_objects, publish_report, recipient_key, recipi
 from feeds.pulling import feed_pages, pull_feed
 from feeds.registration import register_keys
 from feeds.transparency import DirectoryCheck
+from feeds.trends.build import build_trend_report
+from feeds.trends.chart import write_chart
+from feeds.trends.merge import merge_reports, write_merged
+from feeds.trends.periods import parse_period
+from feeds.trends.report import trend_bundle
+from feeds.trends.synthetic import generate_incidents, write_incidents
 from policies import policy_from_template
 
 __all__ = ["DemoFailed", "Step", "run_demo"]
@@ -55,7 +60,10 @@ FEED = "cybercrime-trends"
 _DEMO_KDF = KdfParams(t=1, m=8 * 1024, p=1)
 """A light Argon2id setting: these keys live for a minute and guard nothing."""
 _START_TIMEOUT = 30.0
-_TABLE_ROW = "2026-Q3,DE,computer-related fraud,incidents,412"
+_YEAR = "2025-10-01/2026-10-01"
+_QUARTERS = ("2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3")
+_RATE = 40.0
+"""Synthetic incident records a day, for each reporting member."""
 
 
 class DemoFailed(FeedsError):
@@ -183,53 +191,33 @@ class _Operator:
         return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
 
 
-def _trend_bundle(author: str, marker: str) -> bytes:
-    """A small aggregated trend report (STIX 2.1): what members share, not case data."""
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    note_id = f"note--{uuid.uuid4()}"
-    table = (
-        "period,region,offence,metric,value\n"
-        f"{_TABLE_ROW}\n"
-        "2026-Q3,FR,computer-related fraud,incidents,388\n"
-        "2026-Q3,DE,system interference,incidents,57\n"
+def _trend_reports(
+    work: Path, member: _Member, kind: str, seed: int, *, epsilon: float | None = None
+) -> tuple[bytes, list[str]]:
+    """``member``'s quarterly trend reports for the demo's year, built from synthetic
+    incident records of its own, as one STIX bundle; and the reports' ids."""
+    records = work / f"{kind}-incidents.csv"
+    window = parse_period(_YEAR)
+    write_incidents(
+        generate_incidents(
+            seed=seed, start=window.start, end=window.end, rate=_RATE, reporter_kind=kind
+        ),
+        records,
     )
-    objects = [
-        {
-            "type": "identity",
-            "spec_version": "2.1",
-            "id": author,
-            "created": created,
-            "modified": created,
-            "name": "Technology company (demo)",
-            "identity_class": "organization",
-        },
-        {
-            "type": "note",
-            "spec_version": "2.1",
-            "id": note_id,
-            "created": created,
-            "modified": created,
-            "created_by_ref": author,
-            "abstract": "Aggregated incident counts, cells under 10 suppressed",
-            "content": table,
-            "object_refs": [author],
-        },
-        {
-            "type": "report",
-            "spec_version": "2.1",
-            "id": f"report--{uuid.uuid4()}",
-            "created": created,
-            "modified": created,
-            "created_by_ref": author,
-            "name": f"Cybercrime trends 2026-Q3 ({marker})",
-            "description": "Computer-related fraud keeps rising in DE and FR.",
-            "report_types": ["threat-report"],
-            "published": created,
-            "object_refs": [note_id],
-        },
-    ]
-    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}
-    return json.dumps(bundle, indent=1).encode()
+    reports = []
+    for quarter in _QUARTERS:
+        built = build_trend_report(
+            records,
+            period=parse_period(quarter),
+            reporter_kind=kind,
+            k=10,
+            epsilon=epsilon,
+            ledger=work / f"{kind}-privacy-ledger.json" if epsilon is not None else None,
+            created_by=member.id,
+        )
+        reports.append(built.report)
+    bundle = trend_bundle(*reports)
+    return json.dumps(bundle, indent=1).encode(), [report["id"] for report in reports]
 
 
 @contextmanager
@@ -275,8 +263,11 @@ def _with_ghost(
     )
 
 
-def run_demo(report: Callable[[Step], None]) -> list[Step]:
+def run_demo(report: Callable[[Step], None], out: Path) -> list[Step]:
     """Run the demo, calling ``report`` after each step; return the steps.
+
+    The merged trend table and its charts are written to ``out`` (``merged.json``,
+    ``trends.html``, ``trends.png``); nothing else is left behind.
 
     Raises `DemoFailed` if a step does not prove what it should, and
     `FeedsError` if something fails on the way.
@@ -300,7 +291,7 @@ def run_demo(report: Callable[[Step], None]) -> list[Step]:
                 "the hub answers TAXII 2.1 discovery on loopback; it holds no member's key",
             )
             # The keystores' passphrase: random, and gone with the run.
-            _play(operator, hub, work, done, secrets.token_urlsafe(24))
+            _play(operator, hub, work, out, done, secrets.token_urlsafe(24))
         finally:
             operator.stop()
     return steps
@@ -310,6 +301,7 @@ def _play(
     operator: _Operator,
     hub: str,
     work: Path,
+    charts: Path,
     done: Callable[[str, str], None],
     passphrase: str,
 ) -> None:
@@ -386,9 +378,22 @@ def _play(
         f" member, signed with the company's keys, was posted (HTTP {forged_status})",
         "the hub takes a policy version only with both of the owner's signatures",
     )
-    # The company publishes a sealed trend report.
-    marker = f"demo-marker-{uuid.uuid4().hex[:12]}"
-    plaintext = _trend_bundle(company.id, marker)
+    # The authority and the company each publish a year of quarterly trend reports.
+    own, own_ids = _trend_reports(work, authority, "authority", seed=1, epsilon=1.0)
+    plaintext, report_ids = _trend_reports(work, company, "industry", seed=2)
+    with authority.api(hub) as api:
+        mine = publish_report(
+            api,
+            authority.token,
+            FEED,
+            own,
+            signer=authority.keystore.load(passphrase).current,
+            now=datetime.now(UTC),
+            pins=PinStore(authority.keystore),
+            log_check=DirectoryCheck(api, authority.keystore),
+        )
+        if not mine.success:
+            raise DemoFailed(f"the hub refused the authority's reports: {mine.message}")
     company_keys = company.keystore.load(passphrase).current
     with company.api(hub) as api:
         published = publish_report(
@@ -410,19 +415,23 @@ def _play(
     if status.success_count or not any("ghost" in str(f) for f in failures):
         raise DemoFailed("the hub stored a report sealed to a member outside the policy")
     done(
-        f"the company sealed a trend report to the policy's readers and published it"
-        f" (envelope {published.envelope_id}, {len(published.recipients)} recipients); then"
-        " it sealed a copy to the third member as well, signed it, and posted that",
-        "the hub stored the first and refused the copy: a recipient outside the signed"
+        f"the authority and the company each turned a year of their own (synthetic) incident"
+        f" records into {len(_QUARTERS)} quarterly trend reports (cells under 10 records"
+        " suppressed; the authority's with differential privacy, epsilon 1 per quarter),"
+        f" sealed them to the policy's readers and published them (envelope"
+        f" {published.envelope_id}, {len(published.recipients)} recipients); then the company"
+        " sealed a copy to the third member as well, signed it, and posted that",
+        "the hub stored the reports and refused the copy: a recipient outside the signed"
         " policy (a ghost) is caught before anything is stored",
     )
     at_rest = operator.data_bytes()
-    if marker.encode() in at_rest or _TABLE_ROW.encode() in at_rest:
-        raise DemoFailed("the hub's data directory holds the report's text")
+    inside = [report.encode() for report in (*own_ids, *report_ids)]
+    if any(needle in at_rest for needle in inside):
+        raise DemoFailed("the hub's data directory holds a trend report's id")
     done(
         f"searched every byte of the hub's data directory ({len(at_rest):,} bytes) for the"
-        " report's title and its figures",
-        "the hub stores ciphertext only: neither is there",
+        f" ids of the {len(inside)} trend reports inside the sealed bundles",
+        "the hub stores ciphertext only: none of them is there",
     )
     # The authority pulls and opens it.
     with authority.api(hub) as api:
@@ -438,13 +447,13 @@ def _play(
             log_check=DirectoryCheck(api, authority.keystore),
         )
     opened = work / "authority-inbox" / f"{published.envelope_id}.json"
-    if summary.count("opened") != 1 or opened.read_bytes() != plaintext:
+    if summary.count("opened") != 2 or opened.read_bytes() != plaintext:
         raise DemoFailed(f"the authority could not open the report: {summary.outcomes}")
     done(
-        "the authority pulled the feed over TAXII and opened the report",
+        "the authority pulled the feed over TAXII and opened both sealed bundles",
         "signatures, recipients against the signed policy and the key commitment all"
         " verified, and the policy and every key bundle used are proven to be in the hub's"
-        " directory log; the bundle is byte for byte what the company sealed",
+        " directory log; the company's bundle is byte for byte what it sealed",
     )
     # The third member is refused by the hub, and cannot open a copy either.
     refused = _objects_status(third, hub, feed_id)
@@ -489,4 +498,21 @@ def _play(
         f" both logs ({sizes})",
         "the auditor reads no report; every request above is in the access log, and"
         " neither log was edited, reordered or forked (signed checkpoints, RFC 9162 proofs)",
+    )
+    # The authority merges what it opened and charts it.
+    charts.mkdir(parents=True, exist_ok=True)
+    merged = merge_reports([work / "authority-inbox"])
+    if merged.refused or not all(source.verified for source in merged.sources):
+        raise DemoFailed(f"the opened reports did not merge: {merged.refused}")
+    write_merged(merged, charts / "merged.json")
+    page = write_chart(merged, charts / "trends.html")
+    write_chart(merged, charts / "trends.png")
+    authors = len({source.member for source in merged.sources})
+    suppressed = sum(1 for value in merged.combined if value.suppressed)
+    done(
+        f"the authority merged the {len(merged.sources)} trend reports it opened ({authors}"
+        f" members x {len(merged.periods)} quarters) and charted them: {page.path}",
+        f"every value names its source, verified by the sealed envelope's signature, and its"
+        f" disclosure control; {suppressed} of {len(merged.combined)} combined values stay"
+        " suppressed because a member suppressed its cell: merging never un-suppresses",
     )

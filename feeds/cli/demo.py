@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.markup import escape
 
 from feeds.cli._output import emit_json, stdout
@@ -15,13 +18,25 @@ from feeds.demo import Step, run_demo
 __all__ = ["demo"]
 
 
-def demo(as_json: JsonOpt = False) -> None:
+def demo(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Where to write the merged trend table and its charts (trends.html).",
+        ),
+    ] = Path("feeds-demo"),
+    as_json: JsonOpt = False,
+) -> None:
     """Run the whole flow on a throwaway loopback hub and say what each step proved.
 
     An authority owns a feed and signs its policy; a technology company
     publishes a sealed trend report; the authority pulls and opens it; a third
-    member that the operator granted the feed, and an auditor, cannot read it.
-    Needs no hub, token or keys of yours, and leaves nothing behind.
+    member that the operator granted the feed, and an auditor, cannot read it;
+    the authority merges the trend reports it opened and charts them into
+    DIR/trends.html. Needs no hub, token or keys of yours, and leaves nothing
+    behind but DIR.
     """
     started = time.monotonic()
 
@@ -38,9 +53,12 @@ def demo(as_json: JsonOpt = False) -> None:
         steps.append(step)
 
     with reported():
-        run_demo(record)
+        run_demo(record, out)
     seconds = round(time.monotonic() - started, 1)
     if as_json:
-        emit_json({"steps": [asdict(s) for s in steps], "seconds": seconds})
+        emit_json({"steps": [asdict(s) for s in steps], "seconds": seconds, "out": str(out)})
     else:
-        stdout.print(f"done in {seconds} s; the hub and every key are gone")
+        stdout.print(
+            f"done in {seconds} s; the hub and every key are gone."
+            f" Open {escape(str(out / 'trends.html'))} in a browser to see the trends."
+        )

@@ -1,4 +1,5 @@
-"""``feeds demo`` runs the whole flow on its own hub and leaves nothing behind (item 7)."""
+"""``feeds demo`` runs the whole flow on its own hub, ends by merging and charting the
+trend reports it opened, and leaves nothing behind but that chart."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def test_the_demo_proves_each_step_and_leaves_nothing_behind(tmp_path: Path) -> 
     env["TMPDIR"] = str(scratch)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     done = subprocess.run(
-        [str(FEEDS), "demo", "--json"],
+        [str(FEEDS), "demo", "--out", "charts", "--json"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -38,15 +39,28 @@ def test_the_demo_proves_each_step_and_leaves_nothing_behind(tmp_path: Path) -> 
     assert "Traceback" not in done.stderr
     result = json.loads(done.stdout)
     steps = result["steps"]
-    assert len(steps) == 9
+    assert len(steps) == 10
     assert all(step["title"] and step["proved"] for step in steps)
     proved = " ".join(step["proved"] for step in steps)
-    for claim in ("ghost", "ciphertext only", "key commitment", "does not open"):
+    for claim in ("ghost", "ciphertext only", "key commitment", "does not open", "never un-"):
         assert claim in proved
     assert re.search(r"HTTP 40[34]", steps[7]["title"])
-    # Nothing left: no files, no hub answering where it ran.
+    # The chart of 2 members x 4 quarters, every source verified, and no network needed.
+    charts = tmp_path / "charts"
+    assert sorted(p.name for p in charts.iterdir()) == ["merged.json", "trends.html", "trends.png"]
+    merged = json.loads((charts / "merged.json").read_text())
+    assert len(merged["sources"]) == 8
+    assert all(source["verified"] for source in merged["sources"])
+    assert {source["reporter_kind"] for source in merged["sources"]} == {"authority", "industry"}
+    assert len(merged["periods"]) == 4
+    assert merged["refused"] == []
+    page = (charts / "trends.html").read_text()
+    assert "<svg" in page
+    assert re.search(r"(src|href)=[\"']https?:", page) is None
+    assert (charts / "trends.png").read_bytes().startswith(b"\x89PNG")
+    # Nothing else left: no files, no hub answering where it ran.
     assert list(scratch.iterdir()) == []
-    assert [p.name for p in tmp_path.iterdir()] == ["tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "tmp"]
     url = re.search(r"http://127\.0\.0\.1:\d+", steps[0]["title"])
     assert url is not None
     with pytest.raises(httpx.TransportError):
