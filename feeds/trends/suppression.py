@@ -42,6 +42,8 @@ from scipy.optimize import (  # type: ignore[import-untyped]
 
 from feeds.trends.aggregate import Key, is_margin, margins_of
 
+_TOLERANCE = 1e-6
+
 __all__ = ["Check", "Protection", "primary_suppressions", "protect", "sort_key"]
 
 
@@ -124,15 +126,16 @@ class _Structure:
         return sorted(seen, key=sort_key), sorted(equations, key=sort_key)
 
 
-def _interval(
+def _protected(
     structure: _Structure,
     check: Check,
     target: Key,
     unknown: frozenset[Key],
     primary: frozenset[Key],
     k: int,
-) -> tuple[float, float]:
-    """The attacker's feasible ``(min, max)`` for ``target`` given what is published."""
+) -> bool:
+    """Whether the attacker's feasible interval for ``target``, given that ``unknown`` are
+    the unpublished entries, spans at least ``check.min_width``."""
     variables, equations = structure.component(target, unknown)
     index = {key: position for position, key in enumerate(variables)}
     cap = 2 * max(check.values.values(), default=0) + 2 * k + 10
@@ -159,8 +162,9 @@ def _interval(
             rhs.append(total)
     objective = np.zeros(len(variables))
     objective[index[target]] = 1
-    found = []
-    for direction in (1, -1):
+    value = check.values[target]
+    extremes = []
+    for direction in (-1, 1):  # the maximum first: it often settles the question alone
         if check.integer:
             constraints = (
                 [LinearConstraint(np.array(rows), np.array(rhs), np.array(rhs))] if rows else []
@@ -181,8 +185,10 @@ def _interval(
             )
         if result.status != 0 or result.x is None:
             raise RuntimeError(f"interval of {target}: the solver failed ({result.message})")
-        found.append(float(result.x[index[target]]))
-    return found[0], found[1]
+        extremes.append(float(result.x[index[target]]))
+        if direction == -1 and extremes[0] - value >= check.min_width - _TOLERANCE:
+            return True
+    return extremes[0] - extremes[1] >= check.min_width - _TOLERANCE
 
 
 def protect(
@@ -209,14 +215,13 @@ def protect(
         for check in checks:
             if check.bounds != "informed" and check.values[target] == 0:
                 continue
-            while True:
-                low, high = _interval(structure, check, target, frozenset(suppressed), primaries, k)
-                if high - low >= check.min_width - 1e-6:
-                    break
-                low, high = _interval(structure, check, target, everything, primaries, k)
-                if high - low < check.min_width - 1e-6:
-                    hopeless.add(target)
-                    break
+            checked_hope = False
+            while not _protected(structure, check, target, frozenset(suppressed), primaries, k):
+                if not checked_hope:
+                    checked_hope = True
+                    if not _protected(structure, check, target, everything, primaries, k):
+                        hopeless.add(target)
+                        break
                 helper = _helper(structure, target, frozenset(suppressed), weights)
                 if helper is None:  # pragma: no cover - everything linked is suppressed
                     hopeless.add(target)
