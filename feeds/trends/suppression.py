@@ -39,8 +39,11 @@ from scipy.optimize import (  # type: ignore[import-untyped]
     linprog,
     milp,
 )
+from scipy.sparse import coo_array  # type: ignore[import-untyped]
 
 from feeds.trends.aggregate import Key, is_margin, margins_of
+
+_TOLERANCE = 1e-6
 
 __all__ = ["Check", "Protection", "primary_suppressions", "protect", "sort_key"]
 
@@ -50,7 +53,8 @@ class Check:
     """One series whose primary values must be protected under a suppression pattern.
 
     ``values`` are the values of every existing cell and margin (published or not), in
-    integer sub-units. ``bounds`` is what the attacker knows of an unknown value:
+    integer sub-units; they must be additive (each margin the sum of its cells).
+    ``bounds`` is what the attacker knows of an unknown value:
     ``informed`` (record counts: ``[1, k-1]`` for primary entries, ``[k, inf)`` for the
     others) or ``nonnegative`` (``[0, inf)``). ``integer`` solves exact integer intervals.
     """
@@ -106,9 +110,19 @@ class _Structure:
         """The entries of ``margin``'s equation: itself and the cells under it."""
         return [margin, *self.under[margin]]
 
-    def component(self, start: Key, unknown: frozenset[Key]) -> tuple[list[Key], list[Key]]:
-        """The unknown entries linked to ``start`` through shared equations, and those
-        equations."""
+    def unknown_in(self, unknown: Iterable[Key]) -> dict[Key, list[Key]]:
+        """For each equation (by its margin), its members among ``unknown``."""
+        found: dict[Key, list[Key]] = {}
+        for key in unknown:
+            for margin in self.equations_of(key):
+                found.setdefault(margin, []).append(key)
+        return found
+
+    def component(
+        self, start: Key, unknown_in: Mapping[Key, list[Key]]
+    ) -> tuple[list[Key], list[Key]]:
+        """The unknown entries linked to ``start`` through shared equations (``unknown_in``
+        as from :meth:`unknown_in`), and the equations they appear in."""
         seen, equations = {start}, set()
         todo = [start]
         while todo:
@@ -117,23 +131,24 @@ class _Structure:
                 if margin in equations:
                     continue
                 equations.add(margin)
-                for member in self.members(margin):
-                    if member in unknown and member not in seen:
+                for member in unknown_in.get(margin, ()):
+                    if member not in seen:
                         seen.add(member)
                         todo.append(member)
         return sorted(seen, key=sort_key), sorted(equations, key=sort_key)
 
 
-def _interval(
+def _protected(
     structure: _Structure,
     check: Check,
     target: Key,
-    unknown: frozenset[Key],
+    unknown_in: Mapping[Key, list[Key]],
     primary: frozenset[Key],
     k: int,
-) -> tuple[float, float]:
-    """The attacker's feasible ``(min, max)`` for ``target`` given what is published."""
-    variables, equations = structure.component(target, unknown)
+) -> bool:
+    """Whether the attacker's feasible interval for ``target``, the unpublished entries
+    being those in ``unknown_in``, spans at least ``check.min_width``."""
+    variables, equations = structure.component(target, unknown_in)
     index = {key: position for position, key in enumerate(variables)}
     cap = 2 * max(check.values.values(), default=0) + 2 * k + 10
     lower = np.zeros(len(variables))
@@ -144,27 +159,32 @@ def _interval(
                 lower[position], upper[position] = 1, k - 1
             else:
                 lower[position] = k
-    rows, rhs = [], []
-    for margin in equations:
-        row = np.zeros(len(variables))
+    # Each equation, unknowns on the left: sum(sign * x) = -(sum of the published members'
+    # sign * value). The table is additive (every margin is the sum of its cells), so that
+    # right-hand side equals sum(sign * value) over the unknown members: computed that way
+    # it costs the unknowns only, not every member of a large margin.
+    data, row_of, column_of, rhs = [], [], [], []
+    for row, margin in enumerate(equations):
         total = 0
-        for member in structure.members(margin):
+        for member in unknown_in[margin]:
             sign = -1 if member == margin else 1
-            if member in index:
-                row[index[member]] += sign
-            else:
-                total -= sign * check.values[member]
-        if row.any():
-            rows.append(row)
-            rhs.append(total)
+            data.append(sign)
+            row_of.append(row)
+            column_of.append(index[member])
+            total += sign * check.values[member]
+        rhs.append(total)
+    matrix = coo_array(
+        (np.array(data, dtype=float), (np.array(row_of), np.array(column_of))),
+        shape=(len(equations), len(variables)),
+    ).tocsr()
+    rows = len(equations) > 0
     objective = np.zeros(len(variables))
     objective[index[target]] = 1
-    found = []
-    for direction in (1, -1):
+    value = check.values[target]
+    extremes = []
+    for direction in (-1, 1):  # the maximum first: it often settles the question alone
         if check.integer:
-            constraints = (
-                [LinearConstraint(np.array(rows), np.array(rhs), np.array(rhs))] if rows else []
-            )
+            constraints = [LinearConstraint(matrix, rhs, rhs)] if rows else []
             result = milp(
                 direction * objective,
                 constraints=constraints,
@@ -174,15 +194,17 @@ def _interval(
         else:
             result = linprog(
                 direction * objective,
-                A_eq=np.array(rows) if rows else None,
-                b_eq=np.array(rhs) if rows else None,
+                A_eq=matrix if rows else None,
+                b_eq=np.array(rhs, dtype=float) if rows else None,
                 bounds=list(zip(lower, upper, strict=True)),
                 method="highs",
             )
         if result.status != 0 or result.x is None:
             raise RuntimeError(f"interval of {target}: the solver failed ({result.message})")
-        found.append(float(result.x[index[target]]))
-    return found[0], found[1]
+        extremes.append(float(result.x[index[target]]))
+        if direction == -1 and extremes[0] - value >= check.min_width - _TOLERANCE:
+            return True
+    return extremes[0] - extremes[1] >= check.min_width - _TOLERANCE
 
 
 def protect(
@@ -204,24 +226,28 @@ def protect(
     primaries = frozenset(primary) & structure.keys
     suppressed = set(primaries) | (set(already) & structure.keys)
     hopeless: set[Key] = set()
-    everything = frozenset(structure.keys)
+    unknown_in = structure.unknown_in(sorted(suppressed, key=sort_key))
+    everything: dict[Key, list[Key]] | None = None
     for target in sorted(primaries, key=lambda key: (is_margin(key), sort_key(key))):
         for check in checks:
             if check.bounds != "informed" and check.values[target] == 0:
                 continue
-            while True:
-                low, high = _interval(structure, check, target, frozenset(suppressed), primaries, k)
-                if high - low >= check.min_width - 1e-6:
-                    break
-                low, high = _interval(structure, check, target, everything, primaries, k)
-                if high - low < check.min_width - 1e-6:
-                    hopeless.add(target)
-                    break
-                helper = _helper(structure, target, frozenset(suppressed), weights)
+            checked_hope = False
+            while not _protected(structure, check, target, unknown_in, primaries, k):
+                if not checked_hope:
+                    checked_hope = True
+                    if everything is None:
+                        everything = structure.unknown_in(sorted(structure.keys, key=sort_key))
+                    if not _protected(structure, check, target, everything, primaries, k):
+                        hopeless.add(target)
+                        break
+                helper = _helper(structure, target, frozenset(suppressed), unknown_in, weights)
                 if helper is None:  # pragma: no cover - everything linked is suppressed
                     hopeless.add(target)
                     break
                 suppressed.add(helper)
+                for margin in structure.equations_of(helper):
+                    unknown_in.setdefault(margin, []).append(helper)
     done = frozenset(suppressed)
     return Protection(
         suppressed=done,
@@ -232,7 +258,11 @@ def protect(
 
 
 def _helper(
-    structure: _Structure, target: Key, suppressed: frozenset[Key], weights: Mapping[Key, int]
+    structure: _Structure,
+    target: Key,
+    suppressed: frozenset[Key],
+    unknown_in: Mapping[Key, list[Key]],
+    weights: Mapping[Key, int],
 ) -> Key | None:
     """The next entry to suppress to protect ``target`` (None if nothing linked is left).
 
@@ -241,15 +271,9 @@ def _helper(
     would pin that unknown down: this closes rectangles rather than opening new rows),
     then those sharing the finest equation with it (fewest dimensions summed out), then
     the fewest records, then by key."""
-    unknowns: dict[Key, int] = {}
 
     def alone(candidate: Key) -> int:
-        count = 0
-        for margin in structure.equations_of(candidate):
-            if margin not in unknowns:
-                unknowns[margin] = sum(m in suppressed for m in structure.members(margin))
-            count += unknowns[margin] == 0
-        return count
+        return sum(not unknown_in.get(m) for m in structure.equations_of(candidate))
 
     def cheapest(equations: Iterable[Key]) -> Key | None:
         best: tuple[tuple[object, ...], Key] | None = None
@@ -265,4 +289,4 @@ def _helper(
     direct = cheapest(structure.equations_of(target))
     if direct is not None:
         return direct
-    return cheapest(structure.component(target, suppressed)[1])
+    return cheapest(structure.component(target, unknown_in)[1])
