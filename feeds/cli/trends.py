@@ -183,6 +183,12 @@ def _print_build(summary: BuildSummary, output: Path) -> None:
         f" {summary.suppressed_primary:,} suppressed for fewer than {summary.k} records,"
         f" {summary.suppressed_secondary:,} more so that none can be worked out"
     )
+    if summary.unprotectable:
+        stderr.print(
+            f"warning: {len(summary.unprotectable)} suppressed value(s) can be worked out from"
+            " which cells exist and are below k alone (too few records overall); raise k or"
+            " leave those rows out"
+        )
     if summary.epsilon is not None:
         stdout.print(
             f"differential privacy: epsilon {summary.epsilon:g} for this release,"
@@ -319,19 +325,21 @@ def build(
         if strict:
             _refuse_bad_rows(incidents, window, dimensions)
         try:
-            built = build_trend_report(
-                incidents,
-                period=window,
-                reporter_kind=reporter_kind,
-                k=k,
-                epsilon=epsilon,
-                dimensions=dimensions,
-                metrics=metric or None,
-                bounds=_bounds(bound or []),
-                ledger=ledger or (store.path / LEDGER_FILE if epsilon is not None else None),
-                epsilon_budget=epsilon_budget,
-                created_by=member or _member(store),
-            )
+            with count_progress(not as_json, "reading records", None) as tick:
+                built = build_trend_report(
+                    incidents,
+                    period=window,
+                    reporter_kind=reporter_kind,
+                    k=k,
+                    epsilon=epsilon,
+                    dimensions=dimensions,
+                    metrics=metric or None,
+                    bounds=_bounds(bound or []),
+                    ledger=ledger or (store.path / LEDGER_FILE if epsilon is not None else None),
+                    epsilon_budget=epsilon_budget,
+                    created_by=member or _member(store),
+                    progress=tick,
+                )
         except InvalidParameter as exc:
             fail(exc.message, EXIT_USAGE)
         data = json.dumps(built.bundle, indent=2, ensure_ascii=False).encode() + b"\n"

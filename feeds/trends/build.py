@@ -10,22 +10,18 @@ record, date or per-record value is in it.
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from feeds.errors import InvalidParameter, PrivacyBudgetExceeded
+from feeds.errors import InvalidParameter
 from feeds.trends.aggregate import Key, Series, Table, aggregate, is_margin, select_metrics
 from feeds.trends.periods import Period
-from feeds.trends.privacy import (
-    LIBRARY,
-    plan_release,
-    record_release,
-    spent_epsilon,
-)
+from feeds.trends.privacy import LIBRARY, charge_release, plan_release
 from feeds.trends.records import RowProblem, read_incidents
 from feeds.trends.report import (
     DIMENSIONS,
@@ -112,6 +108,11 @@ class Built:
     report: dict[str, Any]
     extension: TrendExtension
     summary: BuildSummary
+
+
+_MEMBER = re.compile(
+    r"identity--[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
 
 
 def _check_parameters(
@@ -297,6 +298,7 @@ def build_trend_report(
     epsilon_budget: float | None = None,
     created_by: str | None = None,
     now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Built:
     """Build the trend report of ``period`` from the incident records at ``path``.
 
@@ -313,7 +315,9 @@ def build_trend_report(
         raise InvalidParameter("ledger", "a differentially private release needs a ledger")
     now = now or datetime.now(UTC)
     report_id = f"report--{uuid.uuid4()}"
-    records = read_incidents(path, period, dimensions=dims)
+    if created_by is not None and not _MEMBER.fullmatch(created_by):
+        raise InvalidParameter("member", f"{created_by!r} is not a member id (identity--<uuid>)")
+    records = read_incidents(path, period, dimensions=dims, progress=progress)
     try:
         chosen = select_metrics(records, metrics)
     except ValueError as exc:
@@ -326,11 +330,14 @@ def build_trend_report(
             plan = plan_release(records, table, epsilon, bounds=bounds)
         except ValueError as exc:
             raise InvalidParameter("epsilon or bounds", str(exc)) from None
-        spent = spent_epsilon(ledger, period)
-        cumulative = spent + plan.epsilon
-        if epsilon_budget is not None and cumulative > epsilon_budget:
-            raise PrivacyBudgetExceeded(plan.epsilon, spent, epsilon_budget)
-        record_release(ledger, report=report_id, period=period, epsilon=plan.epsilon, now=now)
+        cumulative = charge_release(
+            ledger,
+            report=report_id,
+            period=period,
+            epsilon=plan.epsilon,
+            budget=epsilon_budget,
+            now=now,
+        )
         table = plan.release(records, table)
         privacy = DifferentialPrivacy(
             library=LIBRARY,

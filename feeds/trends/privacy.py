@@ -32,11 +32,12 @@ are disjoint), itself included.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +45,7 @@ from typing import Any
 
 import opendp.prelude as dp
 
-from feeds.errors import DocumentError
+from feeds.errors import DocumentError, PrivacyBudgetExceeded
 from feeds.trends.aggregate import CENTS, METRIC_COLUMNS, Key, Table, with_margins
 from feeds.trends.periods import Period
 from feeds.trends.records import Records
@@ -56,6 +57,7 @@ __all__ = [
     "LIBRARY",
     "DPRelease",
     "LedgerEntry",
+    "charge_release",
     "ledger_entries",
     "plan_release",
     "record_release",
@@ -341,6 +343,48 @@ def spent_epsilon(path: str | Path, period: Period) -> float:
     return math.fsum(entry.epsilon for entry in ledger_entries(path) if entry.overlaps(period))
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the ledger (``<ledger>.lock``): builds running at the
+    same time take their turns, so none loses another's entry or overspends the budget."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DocumentError(str(path), f"the privacy ledger cannot be locked ({exc})") from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def charge_release(
+    path: str | Path,
+    *,
+    report: str,
+    period: Period,
+    epsilon: float,
+    budget: float | None = None,
+    now: datetime | None = None,
+) -> float:
+    """Record a release of ``epsilon`` on ``period`` in the ledger at ``path`` and return
+    the period's cumulative epsilon, this release included: under the ledger's lock, so
+    the check and the entry are one step.
+
+    Raises `PrivacyBudgetExceeded` (the ledger unchanged) if the cumulative epsilon
+    would exceed ``budget``, and `DocumentError` if the ledger is corrupt or cannot be
+    written.
+    """
+    path = Path(path)
+    with _locked(path):
+        spent = spent_epsilon(path, period)
+        if budget is not None and spent + epsilon > budget:
+            raise PrivacyBudgetExceeded(epsilon, spent, budget)
+        _append(path, report=report, period=period, epsilon=epsilon, now=now)
+        return spent + epsilon
+
+
 def record_release(
     path: str | Path,
     *,
@@ -350,9 +394,16 @@ def record_release(
     now: datetime | None = None,
 ) -> LedgerEntry:
     """Append a release to the ledger at ``path`` atomically (a temporary file renamed
-    over it, mode 0600). Returns the entry. Raises `DocumentError` if the ledger is
-    corrupt or cannot be written."""
+    over it, mode 0600), under the ledger's lock. Returns the entry. Raises
+    `DocumentError` if the ledger is corrupt or cannot be written."""
     path = Path(path)
+    with _locked(path):
+        return _append(path, report=report, period=period, epsilon=epsilon, now=now)
+
+
+def _append(
+    path: Path, *, report: str, period: Period, epsilon: float, now: datetime | None
+) -> LedgerEntry:
     entries = ledger_entries(path)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     entry = LedgerEntry(report, period.interval, float(epsilon), moment.isoformat())

@@ -332,13 +332,21 @@ def _jsonl_rows(
         yield line, value
 
 
+PROGRESS_ROWS = 10_000
+"""How often `read_incidents` reports progress, in rows."""
+
+
 def read_incidents(
     path: str | Path,
     period: Period,
     *,
     dimensions: Sequence[str] = ("region", "offence_category"),
+    progress: Callable[[int], None] | None = None,
 ) -> Records:
     """Read the incident records of ``period`` from the CSV or JSONL file at ``path``.
+
+    ``progress`` is called with the number of rows read since its last call, every
+    :data:`PROGRESS_ROWS` rows and at the end.
 
     ``dimensions`` are the breakdown (a sector or modus operandi breakdown makes that
     column required on every row). Returns the valid rows in the period, with every bad
@@ -375,6 +383,8 @@ def read_incidents(
             )
             for line, raw in source:
                 rows += 1
+                if progress is not None and rows % PROGRESS_ROWS == 0:
+                    progress(PROGRESS_ROWS)
                 if isinstance(raw, str):
                     problems.append(RowProblem(line, raw))
                     continue
@@ -398,6 +408,8 @@ def read_incidents(
         ) from None
     except OSError as exc:
         raise DocumentError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    if progress is not None and rows % PROGRESS_ROWS:
+        progress(rows % PROGRESS_ROWS)
     if not cell:
         raise NoValidRecords(
             str(path), tuple((problem.line, problem.reason) for problem in problems), outside

@@ -120,6 +120,8 @@ def test_bad_rows_are_listed_with_their_lines(cli: Cli, tmp_path: Path) -> None:
         (("--period", "2026-Q1", "--bound", "loss=zero:10"), 2, "METRIC=LOW:HIGH"),
         (("--period", "2026-Q1", "--metric", "murders"), 2, "murders"),
         (("--period", "2027-Q1"), 1, "no incident record in the period"),
+        (("--period", "2026-Q1", "--member", "CERT-EU"), 2, "not a member id"),
+        (("--period", "2026-Q1", "--k", "2"), 2, "protects nothing"),
     ],
 )
 def test_bad_build_arguments(
@@ -150,3 +152,12 @@ def test_bad_files(cli: Cli, tmp_path: Path) -> None:
               match="merged")  # fmt: skip
     assert not (tmp_path / "t.html").exists()
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_long_build_reports_progress_in_plain_lines(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "many.csv"
+    cli.ok("trends", "generate", "-o", str(path), "--count", "100000", "--period", "2026")
+    out = cli.ok("trends", "build", str(path), "--period", "2026", "--reporter-kind",
+                 "authority", "-o", str(tmp_path / "r.json"))  # fmt: skip
+    assert "reading records: 100,000" in out
+    assert "read 100,000 rows: 100,000 records in 2026" in out

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from feeds.trends.build import build_trend_report
 from feeds.trends.periods import parse_period
 from feeds.trends.privacy import (
     DPRelease,
+    charge_release,
     ledger_entries,
     plan_release,
     record_release,
@@ -222,4 +225,31 @@ def test_ledger_is_json_with_every_release(tmp_path: Path) -> None:
     ]
     assert spent_epsilon(ledger, Q3) == pytest.approx(0.5)
     assert spent_epsilon(ledger, parse_period("2027")) == 0
-    assert list(tmp_path.iterdir()) == [ledger]  # no temporary file left behind
+    # No temporary file left behind (the lock file stays, empty).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.json", "ledger.json.lock"]
+
+
+def test_concurrent_releases_lose_no_entry_and_respect_the_budget(tmp_path: Path) -> None:
+    """Builds running at once take turns on the ledger: every charge is recorded, and
+    together they never spend more than the budget."""
+    ledger = tmp_path / "ledger.json"
+    period = parse_period("2026-Q3")
+    start = threading.Barrier(12)
+
+    def charge(number: int) -> float | None:
+        start.wait()
+        try:
+            return charge_release(
+                ledger, report=f"report-{number}", period=period, epsilon=0.5, budget=4.0
+            )
+        except PrivacyBudgetExceeded:
+            return None
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(charge, range(12)))
+    charged = sorted(r for r in results if r is not None)
+    assert charged == [0.5 * n for n in range(1, 9)]  # 8 fit in a budget of 4
+    assert results.count(None) == 4
+    entries = ledger_entries(ledger)
+    assert len(entries) == 8
+    assert spent_epsilon(ledger, period) == 4.0
