@@ -64,33 +64,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+from typing import IO, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from feeds.errors import DocumentError
 from feeds.trends._files import write_private
-from feeds.trends.report import Disclosure, TrendReport, trend_reports
+from feeds.trends.report import (
+    Disclosure,
+    Enabler,
+    Metric,
+    ModusOperandi,
+    Offence,
+    Region,
+    ReporterKind,
+    Sector,
+    TrendReport,
+    trend_reports,
+)
 from feeds.trends.taxonomy import taxonomy
-
-if TYPE_CHECKING:
-    Region: TypeAlias = str
-    Offence: TypeAlias = str
-    Sector: TypeAlias = str
-    ModusOperandi: TypeAlias = str
-    Enabler: TypeAlias = str
-    Metric: TypeAlias = str
-    ReporterKind: TypeAlias = str
-else:
-    from feeds.trends.report import (
-        Enabler,
-        Metric,
-        ModusOperandi,
-        Offence,
-        Region,
-        ReporterKind,
-        Sector,
-    )
 
 __all__ = [
     "FORMAT",

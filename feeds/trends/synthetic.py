@@ -82,6 +82,7 @@ from typing import IO, Any, Literal
 
 from feeds.errors import DocumentError
 from feeds.trends._files import write_private
+from feeds.trends.records import COLUMNS
 from feeds.trends.taxonomy import taxonomy
 
 __all__ = [
@@ -102,20 +103,6 @@ __all__ = [
     "write_incidents",
 ]
 
-COLUMNS = (
-    "date",
-    "region",
-    "offence_category",
-    "modus_operandi",
-    "sector",
-    "enablers",
-    "victims",
-    "loss",
-    "currency",
-    "takedowns",
-    "arrests",
-)
-"""The incident-record columns, in the order :func:`write_incidents` writes them."""
 
 SEASONALITY: dict[str, tuple[float, int]] = {
     "computer-related-fraud": (0.35, 335),

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from policies import TLP_MARKINGS, TlpLevel, parse_signed_policy
+from tests.feeds.live_feeds import run_feeds
 from tests.integration.live import (
     TAXII_21,
     HubHome,
@@ -66,28 +67,15 @@ class Flow:
         passphrase: str | None = PASSPHRASE,
     ) -> subprocess.CompletedProcess[str]:
         """Run the ``feeds`` console script as ``member`` (default the owner)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(
-            os.pathsep
-        )
-        env["EXCHANGE_HUB"] = self.server.url
-        env["EXCHANGE_TOKEN"] = (member or self.owner).token
-        env["EXCHANGE_KEYSTORE"] = str(keystore or self.keystore)
-        if passphrase is not None:
-            env["EXCHANGE_PASSPHRASE"] = passphrase
-        done = subprocess.run(
-            [str(FEEDS), *args],
-            env=env,
+        done = run_feeds(
+            self.server.url,
+            *args,
+            token=(member or self.owner).token,
+            keystore=keystore or self.keystore,
+            passphrase=passphrase,
             cwd=self.work,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            stdin=subprocess.DEVNULL,
         )
-        for secret in (PASSPHRASE, (member or self.owner).token):
-            assert secret not in done.stdout + done.stderr
-        assert "Traceback" not in done.stderr
+        assert PASSPHRASE not in done.stdout + done.stderr
         return done
 
     def ok(self, *args: str, **kwargs: Any) -> str:
