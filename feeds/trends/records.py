@@ -77,6 +77,9 @@ _CURRENCY = re.compile(r"[A-Z]{3}\Z")
 _DIGITS = re.compile(r"[0-9]+\Z")
 _MAX_INTEGER = 10**12
 """Larger integers (and losses of more than this many cents) are rejected as implausible."""
+_MAX_LOSS = Decimal(10**13)
+"""Larger losses are rejected as implausible: 10 trillion units, above a billion euros
+in any currency in use (1.6 trillion naira), and well inside a 64-bit integer of cents."""
 _CENT = Decimal("0.01")
 _NO_CURRENCY = -1
 
@@ -173,7 +176,7 @@ def _cents(value: Any) -> int:
         raise _Bad(f"loss {_shown(value)!r} is not a non-negative decimal amount") from None
     if not amount.is_finite() or amount < 0:
         raise _Bad(f"loss {_shown(value)!r} is not a non-negative decimal amount")
-    if amount > _MAX_INTEGER / 100:
+    if amount > _MAX_LOSS:
         raise _Bad(f"loss {_shown(value)!r} is implausibly large")
     return int(amount.quantize(_CENT, rounding=ROUND_HALF_EVEN) * 100)
 

@@ -172,3 +172,19 @@ def test_unusable_files(tmp_path: Path, name: str, content: bytes, reason: str) 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="no such file"):
         read_incidents(tmp_path / "absent.csv", Q3)
+
+
+def test_large_losses_in_currencies_of_many_units_are_plausible(tmp_path: Path) -> None:
+    """A billion euros in naira (1.6e12 units) is a record, not a typo; 1e14 is a typo."""
+    text = (
+        "date,region,offence_category,loss,currency\n"
+        "2026-07-14,NG,computer-related-fraud,1600000000000.00,NGN\n"
+        "2026-07-15,NG,computer-related-fraud,22188349695.77,NGN\n"
+        "2026-07-16,NG,computer-related-fraud,100000000000000,NGN\n"
+    )
+    records = read_incidents(write(tmp_path, "big.csv", text), Q3)
+    assert len(records.cell) == 2
+    assert [(p.line, p.reason) for p in records.problems] == [
+        (4, "loss '100000000000000' is implausibly large")
+    ]
+    assert sorted(records.loss) == [2218834969577, 160000000000000]
