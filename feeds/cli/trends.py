@@ -154,7 +154,10 @@ def _bounds(given: list[str]) -> dict[str, tuple[float, float]]:
         try:
             bounds[metric.strip()] = (float(low), float(high))
         except ValueError:
-            fail(f"--bound {text!r} is not METRIC=LOW:HIGH (say, reported-losses=0:50000)", EXIT_USAGE)
+            fail(
+                f"--bound {text!r} is not METRIC=LOW:HIGH (say, reported-losses=0:50000)",
+                EXIT_USAGE,
+            )
     return bounds
 
 
