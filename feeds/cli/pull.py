@@ -20,9 +20,11 @@ from feeds.feed_policy import FeedPolicy, fetch_feed_policy
 from feeds.opening import ReportOpener
 from feeds.pinning import PinStore
 from feeds.pulling import (
+    SOURCE_SUFFIX,
     Outcome,
     PullSummary,
     prepare_directory,
+    provenance,
     pull_feed,
     write_private_file,
 )
@@ -169,7 +171,11 @@ def open_file(
     keystore: KeystoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify and open one sealed report file; write its STIX bundle to -o FILE or stdout."""
+    """Verify and open one sealed report file; write its STIX bundle to -o FILE or stdout.
+
+    With -o FILE, its provenance (publisher, version, policy) goes beside it as
+    FILE-without-.json plus .source.json, which feeds trends merge reads.
+    """
     if as_json and output is None:
         fail("--json needs --output FILE: the bundle and the JSON cannot share stdout", EXIT_USAGE)
     with reported():
@@ -196,6 +202,8 @@ def open_file(
             opened = opener.open(raw)
         if output is not None:
             _write_output(output, opened.plaintext)
+            described = json.dumps(provenance(opened), indent=2, sort_keys=True).encode()
+            _write_output(output.with_name(output.stem + SOURCE_SUFFIX), described + b"\n")
     report = opened.report
     if as_json:
         emit_json(

@@ -257,6 +257,9 @@ def test_open_verifies_and_opens_one_report_file(hub: Hub) -> None:
     out = json.loads(hub.ok("reader", "open", str(path), "-o", str(target), "--json"))
     assert out["envelope_id"] == envelope_id
     assert target.read_bytes() == sealed_bytes
+    source = json.loads((target.parent / f"one{SOURCE_SUFFIX}").read_text())
+    assert source["envelope_id"] == envelope_id
+    assert source["publisher"] == hub.members["writer"].id
     assert hub.ok("reader", "open", str(path)).encode() == sealed_bytes
     # Told the wrong feed, it refuses (a replay).
     done = hub.feeds("reader", "open", str(path), "--feed", "no-such-feed")
