@@ -13,18 +13,25 @@ from the head's size on, and the head moves in the same transaction. So
 indices are gap-free and the tree cannot fork, whatever number of hub
 processes append at once. Call every method that writes inside a
 `write_transaction`, with whatever else must commit with the leaves.
+
+A leaf that commits alone (a read's access record) goes through a
+`GroupCommit`: the appends of concurrent callers share one transaction, so
+one commit (one fsync, one lock of the head) serves many requests, and each
+caller still returns only once its own leaf is committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, tuple_, union_all, update
+from sqlalchemy import Connection, Engine, and_, insert, select, tuple_, union_all, update
 
 from exchange.db import tables
+from exchange.db.session import write_transaction
 from exchange.protocol.merkle import (
     consistency_proof,
     inclusion_proof,
@@ -34,9 +41,10 @@ from exchange.protocol.merkle import (
     tree_root,
 )
 
-__all__ = ["Checkpoint", "LogEntry", "LogName", "NewLeaf", "SqlLogStore"]
+__all__ = ["Checkpoint", "GroupCommit", "LogEntry", "LogName", "NewLeaf", "SqlLogStore"]
 
 _CHUNK = 400  # node keys per query: far below every backend's parameter limit
+_MAX_BATCH = 500  # leaves per group commit
 
 
 class LogName(StrEnum):
@@ -280,3 +288,62 @@ class SqlLogStore:
         if row is None:
             return None
         return Checkpoint(int(row.size), bytes(row.root), row.note, int(row.created_at))
+
+
+@dataclass(eq=False, slots=True)
+class _Waiting:
+    leaf: NewLeaf
+    index: int | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+@dataclass(eq=False)
+class GroupCommit:
+    """Appends leaves that commit on their own, batching the callers of one process.
+
+    The first caller to find no commit under way leads: it takes every leaf
+    waiting (up to 500) and appends them in one write transaction, while
+    callers arriving meanwhile queue for the next batch. Each `append`
+    returns once its leaf is committed, with its index, or raises what the
+    commit raised. One process's batches are in arrival order; processes
+    still serialize on the log's head.
+    """
+
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+    _queue: list[_Waiting] = field(default_factory=list)
+    _busy: bool = False
+
+    def append(
+        self, engine: Engine, store: SqlLogStore, log: LogName, make: Callable[[], NewLeaf]
+    ) -> int:
+        """Commit the leaf ``make`` builds (called in arrival order); return its index."""
+        with self._cond:
+            mine = _Waiting(make())
+            self._queue.append(mine)
+            while self._busy and not mine.done:
+                self._cond.wait()
+            if not mine.done:
+                self._busy = True
+                batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+        if not mine.done:
+            self._commit(engine, store, log, batch)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.index is not None
+        return mine.index
+
+    def _commit(
+        self, engine: Engine, store: SqlLogStore, log: LogName, batch: list[_Waiting]
+    ) -> None:
+        first, error = 0, None
+        try:
+            with write_transaction(engine) as conn:
+                first = store.append(conn, log, [w.leaf for w in batch])
+        except BaseException as exc:  # every waiter of the batch gets it
+            error = exc
+        with self._cond:
+            for offset, waiting in enumerate(batch):
+                waiting.index, waiting.error, waiting.done = first + offset, error, True
+            self._busy = False
+            self._cond.notify_all()

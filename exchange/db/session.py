@@ -3,15 +3,20 @@
 SQLite runs in WAL mode with ``synchronous=FULL`` (an acknowledged commit
 survives power loss) and every write transaction starts with
 ``BEGIN IMMEDIATE``, so writers are serialized by the database and never
-deadlock on a lock upgrade. PostgreSQL serializes what must be serialized with
-row locks (``SELECT … FOR UPDATE``) taken by the stores.
+deadlock on a lock upgrade. Within one process they also queue on a lock of
+their own first: SQLite's busy handler sleeps in steps of up to 100 ms, so
+threads polling for its write lock would idle while it is free. PostgreSQL
+serializes what must be serialized with row locks (``SELECT … FOR UPDATE``)
+taken by the stores.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +34,7 @@ __all__ = ["make_engine", "migrate", "read_transaction", "write_transaction"]
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x7E_4D_2E_01  # pg_advisory_xact_lock key: one migrator at a time
 _WAL_ATTEMPTS = 200
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def _prepare_home(settings: HubSettings) -> None:
@@ -53,6 +59,7 @@ def make_engine(settings: HubSettings, *, pooled: bool = True) -> Engine:
             max_overflow=settings.db_pool_size * 2,
         )
         _configure_sqlite(engine)
+        _SQLITE_WRITERS[engine] = threading.RLock()
         return engine
     kwargs: dict[str, Any] = (
         {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size * 2}
@@ -102,8 +109,20 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """Open a connection in a write transaction that commits on success.
 
     On SQLite the transaction is ``BEGIN IMMEDIATE``: it holds the database's
-    write lock from its first statement, so concurrent writers queue.
+    write lock from its first statement, so concurrent writers queue (those of
+    this process on a lock of the engine's, without polling).
     """
+    writers = _SQLITE_WRITERS.get(engine)
+    if writers is not None:
+        with writers, _write(engine) as connection:
+            yield connection
+    else:
+        with _write(engine) as connection:
+            yield connection
+
+
+@contextmanager
+def _write(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection:
         connection.execution_options(immediate=True)
         with connection.begin():

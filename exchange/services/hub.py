@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from exchange.audit.signer import LogKey
 from exchange.db.documents import DocumentStore, SqlDocumentStore
 from exchange.db.feeds import FeedStore, SqlFeedStore
-from exchange.db.logs import SqlLogStore
+from exchange.db.logs import GroupCommit, SqlLogStore
 from exchange.db.members import MemberStore, SqlMemberStore
 from exchange.db.objects import ObjectStore, SqlObjectStore
 from exchange.db.secrets import CURSOR_MAC, load_secret
@@ -40,6 +40,8 @@ class Hub:
     """Signed policies already verified, keyed by their stored text (content-addressed)."""
     verified_chains: dict[tuple[str, ...], list[SignedKeyBundle]] = field(default_factory=dict)
     """Members' verified key-bundle chains, keyed by the digests of their stored bundles."""
+    access_commits: GroupCommit = field(default_factory=GroupCommit)
+    """Batches the access-log leaves of concurrent reads into shared commits."""
     _log_key: list[LogKey] = field(default_factory=list)
 
     def log_key(self) -> LogKey:

@@ -12,6 +12,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exchange.api.audit import ACTIONS
 from exchange.db.logs import LogName
@@ -20,6 +22,7 @@ from exchange.errors import Conflict
 from exchange.protocol.ids import CollectionId
 from exchange.protocol.media import TAXII_21
 from exchange.services import admin, ingest
+from exchange.services.access_log import canonical_pairs
 from policies.canonical import canonical_bytes
 from tests.exchange.conftest import StixFactory, World
 
@@ -182,3 +185,14 @@ def test_an_auditor_reads_the_log_and_never_a_feed(world: World, stix: StixFacto
     log = world.get("/exchange/v1/logs/access/entries", who="auditor")
     assert log.status_code == 200
     assert log.json()["entries"]
+
+
+@given(st.lists(st.lists(st.text(), min_size=2, max_size=2), max_size=20))
+def test_the_fast_canonical_form_of_pairs_is_rfc_8785(pairs: list[list[str]]) -> None:
+    try:
+        expected = canonical_bytes(pairs)
+    except ValueError:  # a lone surrogate has no canonical form; neither form is made
+        with pytest.raises((ValueError, TypeError)):
+            canonical_pairs(pairs)
+        return
+    assert canonical_pairs(pairs) == expected

@@ -348,6 +348,11 @@ class HubHome:
             keys.register(hub)
         sync_policy(hub, record.id, keys)
 
+    def owner_keys(self, member_id: str) -> OwnerKeys:
+        """The keys this home generated and registered for a feed owner (see `sync_policy`)."""
+        with self._lock:
+            return self._owner_keys[member_id]
+
     def add_members(self, **kinds: str) -> list[Member]:
         """Admit several members (name=kind), running the commands side by side."""
         return _side_by_side(lambda name: self.add_member(name, kinds[name]), list(kinds))
@@ -371,14 +376,15 @@ class HubHome:
 
     # ------------------------------------------------------------------ servers
 
-    def serve(self, **settings: str) -> ServerProcess:
+    def serve(self, *, workers: int = 1, **settings: str) -> ServerProcess:
         """Start ``exchange serve`` on a free loopback port and wait until it answers.
 
-        ``settings`` become ``EXCHANGE_<NAME>`` variables of that process only.
+        ``workers`` is its number of processes; ``settings`` become
+        ``EXCHANGE_<NAME>`` variables of that process only.
         A start that loses its port to another process is retried on a new one.
         """
         for _attempt in range(3):
-            server = self._spawn(settings)
+            server = self._spawn(settings, workers)
             try:
                 server.wait_ready()
             except ServerDied as died:
@@ -393,13 +399,15 @@ class HubHome:
             return server
         pytest.fail("exchange serve could not bind a free loopback port in 3 attempts")
 
-    def _spawn(self, settings: dict[str, str]) -> ServerProcess:
+    def _spawn(self, settings: dict[str, str], workers: int = 1) -> ServerProcess:
         port = _free_port()
         logs = self.home.parent / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"serve-{port}-{len(self.servers)}.log"
         log = log_path.open("wb")
         command = [str(EXCHANGE), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        if workers > 1:
+            command += ["--workers", str(workers)]
         process = subprocess.Popen(
             command,
             env=self.env(**settings),

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from exchange.db import tables
-from exchange.db.logs import Checkpoint, LogName, NewLeaf
+from exchange.db.logs import Checkpoint, GroupCommit, LogName, NewLeaf
 from exchange.db.session import read_transaction, write_transaction
 from exchange.protocol.merkle import (
     EMPTY_ROOT,
@@ -151,3 +151,59 @@ def test_concurrent_appends_are_gap_free_and_agree_with_one_tree(hub: Hub) -> No
         ).scalar_one()
         # Every perfect subtree once: sum of 800 // 2**level = 2 * 800 - popcount(800).
         assert nodes == 2 * 800 - bin(800).count("1")
+
+
+def test_group_commit_returns_each_caller_its_own_committed_index(hub: Hub) -> None:
+    """16 threads record 30 leaves each through one `GroupCommit`: each call returns the
+    index its leaf is stored at, all 480 indices are used once, the batches shared
+    commits (fewer transactions than leaves), and the tree is one tree."""
+    commits = GroupCommit()
+    returned: dict[int, bytes] = {}
+    transactions = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    @event.listens_for(hub.engine, "commit")
+    def _count(_conn: object) -> None:
+        transactions.append(1)
+
+    def reader(w: int) -> None:
+        try:
+            for n in range(30):
+                leaf = _leaf(1_000 * w + n)
+                index = commits.append(hub.engine, hub.logs, ACCESS, lambda leaf=leaf: leaf)
+                with lock:
+                    assert index not in returned
+                    returned[index] = leaf.data
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader, args=(w,)) for w in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    event.remove(hub.engine, "commit", _count)
+    assert errors == []
+    assert sorted(returned) == list(range(480))
+    assert len(transactions) < 480
+    with read_transaction(hub.engine) as conn:
+        entries = hub.logs.entries(conn, ACCESS, 0, 480)
+        assert [e.data for e in entries] == [returned[i] for i in range(480)]
+        reference = MemoryTree()
+        for entry in entries:
+            reference.append(entry.data)
+        assert hub.logs.root(conn, ACCESS, 480) == reference.root()
+
+
+def test_a_failed_group_commit_fails_its_callers_and_the_next_one_works(hub: Hub) -> None:
+    commits = GroupCommit()
+
+    def broken() -> NewLeaf:
+        return NewLeaf(time=1, action="read", member_id="m", feed_id="f", data=None)  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError):  # the leaf has no bytes to hash: the append fails
+        commits.append(hub.engine, hub.logs, ACCESS, broken)
+    assert commits.append(hub.engine, hub.logs, ACCESS, lambda: _leaf(0)) == 0
+    with read_transaction(hub.engine) as conn:
+        assert hub.logs.size(conn, ACCESS) == 1
