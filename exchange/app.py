@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
+from anyio import to_thread
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
@@ -60,6 +61,9 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests run in worker threads that contend for the GIL: a few more than the
+        # cores keep the database busy without a convoy of runnable threads.
+        to_thread.current_default_thread_limiter().total_tokens = settings.threads
         opened = hub or Hub.open(settings, migrate_first=False)
         app.state.hub = opened
         opened.log_key()  # refuse to start with an unusable key, not on first use

@@ -35,6 +35,17 @@ class HubSettings(BaseSettings):
     max_page_size: int = Field(default=1_000, gt=0)
     max_query_length: int = Field(default=8_192, gt=0)
     db_pool_size: int = Field(default=8, gt=0)
+    threads: int = Field(
+        default=8,
+        gt=0,
+        description="Threads per process running requests' database and validation work.",
+    )
+    validation_processes: int = Field(
+        default=0,
+        ge=0,
+        description="Processes validating large envelopes (0: one per CPU; 1: in the request's"
+        " own thread).",
+    )
     purge_interval: float = Field(
         default=3600.0, ge=0, description="Seconds between retention purges (0: never)."
     )

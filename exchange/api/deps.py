@@ -1,4 +1,8 @@
-"""Dependencies shared by the routes: the hub, the caller, the API root."""
+"""Dependencies shared by the routes: the hub, the caller, the API root.
+
+Those that touch no database are coroutines: FastAPI runs a plain function
+dependency in its thread pool, a hand-off that costs more than the check.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from exchange.services.hub import Hub
 __all__ = ["ApiRootDep", "CurrentMember", "HubDep", "MemberOrAnonymous"]
 
 
-def _hub(request: Request) -> Hub:
+async def _hub(request: Request) -> Hub:
     return cast(Hub, request.app.state.hub)
 
 
@@ -51,7 +55,7 @@ MemberOrAnonymous = Annotated[MemberRecord | None, Depends(_member_or_anonymous)
 (anonymous reading of public feeds); bad credentials are still a 401."""
 
 
-def _api_root(hub: HubDep, api_root: Annotated[str, Path(description="The API root")]) -> str:
+async def _api_root(hub: HubDep, api_root: Annotated[str, Path(description="The API root")]) -> str:
     if api_root != hub.settings.api_root:
         raise ApiRootNotFound()
     return api_root

@@ -12,19 +12,21 @@ from exchange.protocol.media import STIX_21, TAXII_21, accepts, is_taxii_content
 __all__ = ["AcceptsManifest", "AcceptsTaxii", "TaxiiBody"]
 
 
-def _accept_taxii(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
+async def _accept_taxii(
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> None:
     if not accepts(accept):
         raise NotAcceptable(TAXII_21)
 
 
-def _accept_manifest(
+async def _accept_manifest(
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> None:
     if not accepts(accept, allow_stix=True):
         raise NotAcceptable(f"{TAXII_21} (or {STIX_21})")
 
 
-def _taxii_body(
+async def _taxii_body(
     content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> None:
     if not is_taxii_content_type(content_type):

@@ -22,13 +22,25 @@ caller still returns only once its own leaf is committed.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, tuple_, union_all, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    TextClause,
+    and_,
+    insert,
+    select,
+    text,
+    tuple_,
+    union_all,
+    update,
+)
 
 from exchange.db import tables
 from exchange.db.session import write_transaction
@@ -102,7 +114,7 @@ class SqlLogStore:
             return size
         # The frontier: the perfect subtrees covering [0, size), largest first.
         frontier = perfect_nodes(0, size) if size else []
-        stack = list(zip(frontier, self.nodes(conn, log, frontier), strict=True))
+        stack = list(zip(frontier, self._frontier(conn, log, frontier), strict=True))
         leaf_rows, node_rows = [], []
         for offset, leaf in enumerate(leaves):
             index = size + offset
@@ -183,6 +195,25 @@ class SqlLogStore:
                 key = bytes(digest)
                 found[key] = min(int(idx), found.get(key, int(idx)))
         return found
+
+    def _frontier(
+        self, conn: Connection, log: LogName, keys: Sequence[tuple[int, int]]
+    ) -> list[bytes]:
+        """`nodes` for an append's frontier (one node per level, at most 64): one
+        statement of primary-key lookups, its text made once per length. Every append
+        reads its frontier, and building the general query costs more than running it."""
+        if not keys:
+            return []
+        params: dict[str, Any] = {"log": str(log)}
+        for i, (level, idx) in enumerate(keys):
+            params[f"l{i}"], params[f"i{i}"] = level, idx
+        found = {
+            (int(lv), int(ix)): bytes(h) for lv, ix, h in conn.execute(_lookups(len(keys)), params)
+        }
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise LookupError(f"the {log} log holds no node {missing[0]}")
+        return [found[k] for k in keys]
 
     @staticmethod
     def _nodes_query(conn: Connection, log: LogName, keys: Sequence[tuple[int, int]]) -> Any:
@@ -290,9 +321,17 @@ class SqlLogStore:
         return Checkpoint(int(row.size), bytes(row.root), row.note, int(row.created_at))
 
 
+@functools.cache
+def _lookups(count: int) -> TextClause:
+    """``count`` primary-key lookups of log nodes, joined by UNION ALL."""
+    one = "SELECT level, idx, hash FROM log_node WHERE log = :log AND level = :l{0} AND idx = :i{0}"
+    return text(" UNION ALL ".join(one.format(i) for i in range(count)))
+
+
 @dataclass(eq=False, slots=True)
 class _Waiting:
     leaf: NewLeaf
+    wake: threading.Event = field(default_factory=threading.Event)
     index: int | None = None
     error: BaseException | None = None
     done: bool = False
@@ -302,15 +341,15 @@ class _Waiting:
 class GroupCommit:
     """Appends leaves that commit on their own, batching the callers of one process.
 
-    The first caller to find no commit under way leads: it takes every leaf
-    waiting (up to 500) and appends them in one write transaction, while
-    callers arriving meanwhile queue for the next batch. Each `append`
-    returns once its leaf is committed, with its index, or raises what the
-    commit raised. One process's batches are in arrival order; processes
-    still serialize on the log's head.
+    A caller that finds no commit under way leads: it takes every leaf waiting
+    (up to 500, its own first) and appends them in one write transaction,
+    while callers arriving meanwhile queue. When the commit ends, each caller
+    of the batch is woken with its index (or what the commit raised) and the
+    first caller still queued is woken to lead the next batch. One process's
+    batches are in arrival order; processes still serialize on the log's head.
     """
 
-    _cond: threading.Condition = field(default_factory=threading.Condition)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _queue: list[_Waiting] = field(default_factory=list)
     _busy: bool = False
 
@@ -318,32 +357,34 @@ class GroupCommit:
         self, engine: Engine, store: SqlLogStore, log: LogName, make: Callable[[], NewLeaf]
     ) -> int:
         """Commit the leaf ``make`` builds (called in arrival order); return its index."""
-        with self._cond:
+        with self._lock:
             mine = _Waiting(make())
             self._queue.append(mine)
-            while self._busy and not mine.done:
-                self._cond.wait()
-            if not mine.done:
-                self._busy = True
-                batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
-        if not mine.done:
-            self._commit(engine, store, log, batch)
+            leads, self._busy = not self._busy, True
+        if not leads:
+            mine.wake.wait()
+        if not mine.done:  # leading: the queue starts with this caller's leaf
+            self._commit(engine, store, log)
         if mine.error is not None:
             raise mine.error
         assert mine.index is not None
         return mine.index
 
-    def _commit(
-        self, engine: Engine, store: SqlLogStore, log: LogName, batch: list[_Waiting]
-    ) -> None:
+    def _commit(self, engine: Engine, store: SqlLogStore, log: LogName) -> None:
+        with self._lock:
+            batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
         first, error = 0, None
         try:
             with write_transaction(engine) as conn:
                 first = store.append(conn, log, [w.leaf for w in batch])
-        except BaseException as exc:  # every waiter of the batch gets it
+        except BaseException as exc:  # every caller of the batch gets it
             error = exc
-        with self._cond:
+        with self._lock:
             for offset, waiting in enumerate(batch):
                 waiting.index, waiting.error, waiting.done = first + offset, error, True
-            self._busy = False
-            self._cond.notify_all()
+            if self._queue:
+                self._queue[0].wake.set()  # the next leader
+            else:
+                self._busy = False
+        for waiting in batch:
+            waiting.wake.set()

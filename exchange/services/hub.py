@@ -16,6 +16,7 @@ from exchange.db.secrets import CURSOR_MAC, load_secret
 from exchange.db.session import make_engine, migrate, read_transaction
 from exchange.db.statuses import SqlStatusStore, StatusStore
 from exchange.protocol.keys import SignedKeyBundle
+from exchange.services.stix import Validator
 from exchange.settings import HubSettings
 from policies import SignedPolicy
 
@@ -40,6 +41,8 @@ class Hub:
     """Signed policies already verified, keyed by their stored text (content-addressed)."""
     verified_chains: dict[tuple[str, ...], list[SignedKeyBundle]] = field(default_factory=dict)
     """Members' verified key-bundle chains, keyed by the digests of their stored bundles."""
+    validator: Validator = field(default_factory=Validator)
+    """Validates posted objects, large envelopes in a pool of processes."""
     access_commits: GroupCommit = field(default_factory=GroupCommit)
     """Batches the access-log leaves of concurrent reads into shared commits."""
     _log_key: list[LogKey] = field(default_factory=list)
@@ -73,8 +76,10 @@ class Hub:
             policies=SqlDocumentStore.policies(),
             logs=SqlLogStore(),
             cursor_key=cursor_key,
+            validator=Validator(settings.validation_processes),
         )
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections and stop the validation processes."""
+        self.validator.close()
         self.engine.dispose()

@@ -28,7 +28,7 @@ from exchange.services.access import Action, authorize
 from exchange.services.access_log import Access, append, new_request_id
 from exchange.services.hub import Hub
 from exchange.services.sealed import check_object
-from exchange.services.stix import InvalidObject, object_id, validate_object
+from exchange.services.stix import InvalidObject, object_id
 from exchange.services.trust import policy_in_force
 
 __all__ = ["add_objects", "parse_envelope"]
@@ -91,13 +91,13 @@ def add_objects(
     request_timestamp = format_timestamp(now)
     valid: list[tuple[int, NewObject]] = []
     failures: dict[int, StatusDetail] = {}
-    for index, raw in enumerate(objects):
-        stix_id = raw["id"]
-        try:
-            valid.append((index, validate_object(raw, stix_id=stix_id)))
-        except InvalidObject as exc:
+    checked = hub.validator.validate(objects)
+    for index, (raw, outcome) in enumerate(zip(objects, checked, strict=True)):
+        if isinstance(outcome, InvalidObject):
             version = _fallback_version(raw, request_timestamp)
-            failures[index] = StatusDetail(stix_id, version, exc.reason)
+            failures[index] = StatusDetail(raw["id"], version, outcome.reason)
+        else:
+            valid.append((index, outcome))
 
     successes: dict[int, StatusDetail] = {}
     status_id = StatusId(str(uuid.uuid4()))

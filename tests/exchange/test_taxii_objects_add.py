@@ -444,3 +444,31 @@ def test_permission_is_checked_before_the_body(sqlite_world: World) -> None:
     w.assert_error(w.client.post(w.objects_url(), content=b"{nope", headers=headers), 403)
     headers = w.headers("outsider", **{"Content-Type": TAXII_21})
     w.assert_error(w.client.post(w.objects_url(), content=b"{nope", headers=headers), 404)
+
+
+def test_a_large_envelope_validated_in_processes_gives_the_same_status(
+    world: World, stix: StixFactory
+) -> None:
+    """From 64 objects on, validation runs in a pool of processes: the status still
+    lists every failure in envelope order with its reason, and stores the rest."""
+    w = world
+    w.hub.validator.processes = 2
+    cases = _invalid_objects(stix)
+    good = [stix.indicator() for _ in range(240)]
+    envelope: list[dict[str, Any]] = []
+    for i, obj in enumerate(good):
+        envelope.append(obj)
+        if i % 10 == 0 and i // 10 < len(cases):
+            envelope.append(cases[i // 10][1])
+    try:
+        body = w.post(envelope).json()
+        assert w.hub.validator._pool is not None  # the pool did the work
+    finally:
+        w.hub.validator.close()
+    _check_status(body)
+    assert (body["success_count"], body["failure_count"]) == (len(good), len(cases))
+    assert [s["id"] for s in body["successes"]] == [o["id"] for o in good]
+    assert [f["id"] for f in body["failures"]] == [obj["id"] for _, obj, _ in cases]
+    for (case, _, fragment), failure in zip(cases, body["failures"], strict=True):
+        assert fragment in failure["message"], (case, failure["message"])
+    assert {i for i, _ in _stored(w)} == {o["id"] for o in good}

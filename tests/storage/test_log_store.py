@@ -3,6 +3,7 @@ node reads per proof, gap-free and fork-free appends under concurrent writers.""
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import pytest
@@ -153,6 +154,10 @@ def test_concurrent_appends_are_gap_free_and_agree_with_one_tree(hub: Hub) -> No
         assert nodes == 2 * 800 - bin(800).count("1")
 
 
+def _same(leaf: NewLeaf) -> NewLeaf:
+    return leaf
+
+
 def test_group_commit_returns_each_caller_its_own_committed_index(hub: Hub) -> None:
     """16 threads record 30 leaves each through one `GroupCommit`: each call returns the
     index its leaf is stored at, all 480 indices are used once, the batches shared
@@ -171,7 +176,7 @@ def test_group_commit_returns_each_caller_its_own_committed_index(hub: Hub) -> N
         try:
             for n in range(30):
                 leaf = _leaf(1_000 * w + n)
-                index = commits.append(hub.engine, hub.logs, ACCESS, lambda leaf=leaf: leaf)
+                index = commits.append(hub.engine, hub.logs, ACCESS, functools.partial(_same, leaf))
                 with lock:
                     assert index not in returned
                     returned[index] = leaf.data

@@ -1,0 +1,67 @@
+"""The validator's pool of processes gives exactly what validating in place gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from exchange.db.records import NewObject
+from exchange.services.stix import InvalidObject, Validator
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "stix-examples"
+
+
+def _objects() -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    for path in sorted(EXAMPLES.glob("*.json")):
+        objects += json.loads(path.read_text(encoding="utf-8"))["objects"]
+    broken = [
+        {**objects[0], "created": "2026-13-01T00:00:00.000Z"},
+        {**objects[1], "spec_version": "2.0"},
+        {**objects[2], "X-Bad": 1},
+    ]
+    return objects + broken
+
+
+def _outcome(result: NewObject | InvalidObject) -> object:
+    if isinstance(result, InvalidObject):
+        return ("invalid", result.stix_id, result.version, result.reason)
+    return result
+
+
+def test_the_pool_gives_the_in_place_results_in_order() -> None:
+    objects = _objects()
+    assert len(objects) >= 200
+    in_place = [_outcome(r) for r in Validator(1).validate(objects)]
+    assert sum(isinstance(o, tuple) for o in in_place) >= 3
+    pooled = Validator(2)
+    try:
+        assert [_outcome(r) for r in pooled.validate(objects)] == in_place
+        assert pooled._pool is not None
+    finally:
+        pooled.close()
+
+
+def test_small_envelopes_stay_in_place() -> None:
+    validator = Validator(2)
+    validator.validate(_objects()[:10])
+    assert validator._pool is None
+
+
+def test_a_broken_pool_falls_back_to_validating_in_place() -> None:
+    objects = _objects()
+    validator = Validator(2)
+    try:
+        validator.validate(objects)
+        pool = validator._pool
+        assert pool is not None
+        for pid in list(pool._processes):  # a pool process dies (OOM killer, operator)
+            os.kill(pid, signal.SIGKILL)
+        expected = [_outcome(r) for r in Validator(1).validate(objects)]
+        assert [_outcome(r) for r in validator.validate(objects)] == expected
+        assert [_outcome(r) for r in validator.validate(objects)] == expected  # a new pool
+    finally:
+        validator.close()
