@@ -67,6 +67,8 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
         opened = hub or Hub.open(settings, migrate_first=False)
         app.state.hub = opened
         opened.log_key()  # refuse to start with an unusable key, not on first use
+        if hub is None:
+            opened.validator.start()
         await run_in_threadpool(backfill, opened)
         tasks = []
         if settings.purge_interval > 0:

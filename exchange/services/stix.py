@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 from collections.abc import Collection, Sequence
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from typing import Any
@@ -163,6 +164,18 @@ _PARALLEL_FROM = 64
 _Failure = tuple[str, str | None, str]  # an InvalidObject's (stix_id, version, reason)
 
 
+def _exit_with(parent: int) -> None:
+    """In a pool process: exit once the hub process that started it is gone (a hub
+    killed outright cannot stop its pool, and an idle pool process never learns of it)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _validate_chunk(chunk: list[dict[str, Any]]) -> list[NewObject | _Failure]:
     """Validate objects (in a pool process); failures come back as plain tuples."""
     results: list[NewObject | _Failure] = []
@@ -213,11 +226,21 @@ class Validator:
         except InvalidObject as exc:
             return exc
 
+    def start(self) -> None:
+        """Start the pool's processes now (in the background), not on the first large
+        envelope, which would otherwise wait the second they take to start."""
+        if self.processes >= 2:
+            for _ in range(self.processes):
+                self._executor().submit(_validate_chunk, [])
+
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    self.processes, mp_context=multiprocessing.get_context("spawn")
+                    self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_exit_with,
+                    initargs=(os.getpid(),),
                 )
             return self._pool
 

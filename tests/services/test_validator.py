@@ -65,3 +65,62 @@ def test_a_broken_pool_falls_back_to_validating_in_place() -> None:
         assert [_outcome(r) for r in validator.validate(objects)] == expected  # a new pool
     finally:
         validator.close()
+
+
+def test_start_brings_the_pool_up_before_the_first_envelope() -> None:
+    validator = Validator(2)
+    try:
+        validator.start()
+        assert validator._pool is not None
+        objects = _objects()
+        expected = [_outcome(r) for r in Validator(1).validate(objects)]
+        assert [_outcome(r) for r in validator.validate(objects)] == expected
+    finally:
+        validator.close()
+    Validator(1).start()  # in place: nothing to start
+
+
+_HOST = """
+import sys, time
+from exchange.services.stix import Validator, _validate_chunk
+if __name__ == "__main__":
+    validator = Validator(2)
+    pool = validator._executor()
+    list(pool.map(_validate_chunk, [[], []]))
+    print(" ".join(str(pid) for pid in pool._processes), flush=True)
+    time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return stat.read().split(")")[1].split()[0] != "Z"
+
+
+def test_pool_processes_exit_when_the_hub_is_killed(tmp_path: Path) -> None:
+    """A hub killed with SIGKILL cannot stop its pool: the pool processes notice and exit."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "host.py"
+    script.write_text(_HOST, encoding="utf-8")
+    host = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert host.stdout is not None
+        children = [int(pid) for pid in host.stdout.readline().split()]
+        assert len(children) == 2
+        assert all(_alive(pid) for pid in children)
+    finally:
+        host.kill()
+        host.wait()
+        if host.stdout is not None:
+            host.stdout.close()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in children)
