@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import event
 
 from exchange.db.objects import AddOutcome, PageKind
 from exchange.db.records import NewObject, ObjectQuery, VersionFilter
@@ -15,6 +19,8 @@ from exchange.protocol.ids import CollectionId, StixId
 from exchange.protocol.timestamps import version_key
 from exchange.services import admin
 from exchange.services.hub import Hub
+from exchange.settings import HubSettings
+from tests.conftest import needs_postgres
 
 
 def _obj(n: int, modified: str = "2026-01-01T00:00:00.000Z", **extra: object) -> NewObject:
@@ -187,3 +193,36 @@ def test_admit_is_asked_only_about_objects_that_would_be_added(hub: Hub) -> None
     ]
     assert results[2].reason == "refused for the test"
     assert {r.stix_id for r in _page(hub, feed).rows} == {_obj(1).stix_id, _obj(2).stix_id}
+
+
+@needs_postgres
+def test_on_a_never_analyzed_postgresql_an_add_looks_ids_up_by_index(
+    make_settings: Callable[..., HubSettings],
+) -> None:
+    """An add's lookups of the ids it brings are index lookups even when PostgreSQL has
+    no statistics (autovacuum off, or not yet come by): otherwise the planner scans the
+    whole feed per batch, and adds slow down with the feed's size."""
+    hub = Hub.open(make_settings("postgresql"))
+    try:
+        feed = _feed(hub)
+        for start in range(0, 20_000, 5_000):
+            _add(hub, feed, [_obj(n) for n in range(start, start + 5_000)], now=start + 1)
+        statements: list[tuple[str, Any]] = []
+
+        def capture(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+            if "stix_object" in statement and statement.lstrip().upper().startswith("SELECT"):
+                statements.append((statement, params))
+
+        event.listen(hub.engine, "before_cursor_execute", capture)
+        _add(hub, feed, [_obj(n) for n in range(19_990, 20_010)], now=50_000)
+        event.remove(hub.engine, "before_cursor_execute", capture)
+        lookups = [(s, p) for s, p in statements if "stix_id" in s and "feed_id" in s]
+        assert len(lookups) >= 2  # the ids' versions, then the duplicates' bodies
+        with hub.engine.connect() as conn:
+            for statement, params in lookups:
+                plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params).scalar()
+                text = json.dumps(plan)
+                assert "uq_object_feed_id_version" in text, text
+                assert "Seq Scan" not in text, text
+    finally:
+        hub.close()
