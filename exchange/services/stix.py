@@ -191,9 +191,11 @@ class Validator:
     """Validates the objects of an envelope, in a pool of processes when it is large.
 
     ``processes`` is the pool's size (0: one per CPU; 1: always in place). The
-    pool starts on first use (spawned, not forked: the hub's threads and
-    database connections stay behind) and is shut down by `close`. If it
-    breaks, the objects are validated in place and a new pool is made next time.
+    pool starts on first use or `start` (spawned, not forked: the hub's threads
+    and database connections stay behind, so a script that runs a hub must
+    guard its ``__main__``, as ``exchange serve``, uvicorn and pytest do) and
+    is shut down by `close`. If it breaks, or is being shut down, the objects
+    are validated in place and a new pool is made next time.
     """
 
     def __init__(self, processes: int = 0) -> None:
@@ -212,6 +214,8 @@ class Validator:
             done = list(self._executor().map(_validate_chunk, chunks))
         except BrokenExecutor:
             self.close()
+            return [self._in_place(raw) for raw in objects]
+        except RuntimeError:  # another request's `close` shut this pool down meanwhile
             return [self._in_place(raw) for raw in objects]
         return [
             InvalidObject(*result) if isinstance(result, tuple) else result

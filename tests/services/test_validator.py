@@ -124,3 +124,15 @@ def test_pool_processes_exit_when_the_hub_is_killed(tmp_path: Path) -> None:
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in children)
+
+
+def test_a_pool_shut_down_meanwhile_falls_back_to_validating_in_place() -> None:
+    """Another request's `close` may shut the pool down between `_executor` and `map`."""
+    objects = _objects()
+    validator = Validator(2)
+    try:
+        validator._executor().shutdown(wait=True)  # _pool still names the closed pool
+        expected = [_outcome(r) for r in Validator(1).validate(objects)]
+        assert [_outcome(r) for r in validator.validate(objects)] == expected
+    finally:
+        validator.close()
