@@ -18,7 +18,7 @@ from policies import POLICY_LABEL, TLP_MARKINGS, SignedPolicy, TlpLevel, parse_s
 OWNER = "identity--0b3a6f2e-9c1d-4e5f-8a7b-1c2d3e4f5a6b"
 FEED = "5f0c1a2b-3c4d-4e5f-9a0b-1c2d3e4f5a6b"
 
-_DOCUMENT: dict[str, Any] = {
+DOCUMENT: dict[str, Any] = {
     "format": "exchange-policy/1",
     "feed": FEED,
     "owner": OWNER,
@@ -46,7 +46,7 @@ _DOCUMENT: dict[str, Any] = {
 @pytest.fixture
 def document() -> dict[str, Any]:
     """A fresh copy of a valid policy document in normal form."""
-    return copy.deepcopy(_DOCUMENT)
+    return copy.deepcopy(DOCUMENT)
 
 
 @pytest.fixture(scope="session")
