@@ -110,6 +110,19 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
     return app
 
 
+def _configure_logging(level: str) -> None:
+    """Show the hub's own log records at ``level`` and above on stderr (once per process)."""
+    logger = logging.getLogger("exchange")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def create_app_from_env() -> FastAPI:
     """Build the hub from ``EXCHANGE_*`` environment variables (the uvicorn factory)."""
-    return create_app(get_settings())
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    return create_app(settings)

@@ -180,7 +180,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=access_log,
-        log_level="info",
+        log_level=settings.log_level,
         server_header=False,
         ssl_certfile=None if tls_cert is None else str(tls_cert),
         ssl_keyfile=None if tls_key is None else str(tls_key),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,9 @@ class HubSettings(BaseSettings):
     max_page_size: int = Field(default=1_000, gt=0)
     max_query_length: int = Field(default=8_192, gt=0)
     db_pool_size: int = Field(default=8, gt=0)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="Least severe level the hub's log shows (stderr)."
+    )
     threads: int = Field(
         default=8,
         gt=0,

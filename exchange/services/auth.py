@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import secrets
 
 from exchange.db.records import MemberRecord
@@ -24,6 +25,8 @@ from exchange.services.hub import Hub
 __all__ = ["authenticate", "hash_token", "new_token"]
 
 _PREFIX = "tx_"
+
+log = logging.getLogger(__name__)
 
 
 def new_token() -> str:
@@ -64,7 +67,12 @@ def authenticate(hub: Hub, authorization: str | None) -> MemberRecord:
     Raises `AuthenticationFailed` for missing, malformed, unknown, revoked or
     mismatched credentials and for disabled members, with one message for all.
     """
-    username, token = _credentials(authorization)
+    try:
+        username, token = _credentials(authorization)
+    except AuthenticationFailed:
+        # The operator's log says why (never the header's content: it may hold a token).
+        log.debug("authentication refused: no well-formed Basic or Bearer credentials")
+        raise
     digest = hash_token(token)
     with read_transaction(hub.engine) as conn:
         member = hub.members.authenticate(conn, digest)
@@ -72,6 +80,11 @@ def authenticate(hub: Hub, authorization: str | None) -> MemberRecord:
     name_ok = username is None or hmac.compare_digest(
         username.encode("utf-8", "surrogatepass"), expected.encode()
     )
-    if member is None or not name_ok:
+    if member is None:
+        log.debug("authentication refused: no active member holds the token presented")
         raise AuthenticationFailed()
+    if not name_ok:
+        log.debug("authentication refused: the token is not %s's", member.id)
+        raise AuthenticationFailed()
+    log.debug("authenticated %s", member.id)
     return member
