@@ -14,11 +14,12 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import httpx
+
+from tests.integration.live import TAXII_21, ServerProcess
 
 __all__ = ["MEDALLION", "MedallionServer", "start_medallion"]
 
@@ -26,7 +27,6 @@ MEDALLION = Path(sys.executable).parent / "medallion"
 """Medallion's console script, from the ``bench`` extra (``medallion==3.0.0``)."""
 API_ROOT = "bench"
 USER = ("bench", "bench-password")
-_TAXII_21 = "application/taxii+json;version=2.1"
 _START_TIMEOUT = 30.0
 
 
@@ -34,26 +34,17 @@ _START_TIMEOUT = 30.0
 class MedallionServer:
     """One running Medallion process and the ids of its (initially empty) collections."""
 
-    port: int
-    process: subprocess.Popen[bytes]
+    process: ServerProcess
     collections: dict[str, str]  # name -> collection id
-    _log: IO[bytes] = field(repr=False)
 
     @property
     def api_root_url(self) -> str:
         """The API root every collection lives under."""
-        return f"http://127.0.0.1:{self.port}/{API_ROOT}/"
+        return f"{self.process.url}/{API_ROOT}/"
 
     def stop(self) -> None:
         """Terminate the process and reap it."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+        self.process.stop()
 
 
 def _data(port: int, collections: dict[str, str]) -> dict[str, object]:
@@ -69,7 +60,7 @@ def _data(port: int, collections: dict[str, str]) -> dict[str, object]:
             "information": {
                 "title": "Benchmark",
                 "description": "Side-by-side benchmark collections.",
-                "versions": [_TAXII_21],
+                "versions": [TAXII_21],
                 "max_content_length": 1_000_000_000,
             },
             "status": [],
@@ -107,7 +98,8 @@ def start_medallion(workdir: Path, port: int, names: list[str]) -> MedallionServ
     }
     config_file = workdir / "medallion-config.json"
     config_file.write_text(json.dumps(config), encoding="utf-8")
-    log = (workdir / "medallion.log").open("wb")
+    log_path = workdir / "medallion.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             str(MEDALLION),
@@ -123,14 +115,15 @@ def start_medallion(workdir: Path, port: int, names: list[str]) -> MedallionServ
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = MedallionServer(port, process, collections, log)
+    server = MedallionServer(ServerProcess(port, process, log_path, log), collections)
     deadline = time.monotonic() + _START_TIMEOUT
-    with httpx.Client(auth=USER, headers={"Accept": _TAXII_21}, timeout=2.0) as client:
+    with httpx.Client(auth=USER, headers={"Accept": TAXII_21}, timeout=2.0) as client:
         while True:
             if process.poll() is not None:
                 server.stop()
-                output = (workdir / "medallion.log").read_text(errors="replace")
-                raise RuntimeError(f"medallion exited with {process.returncode}:\n{output}")
+                raise RuntimeError(
+                    f"medallion exited with {process.returncode}:\n{server.process.log()}"
+                )
             try:
                 if client.get(f"http://127.0.0.1:{port}/taxii2/").status_code == 200:
                     return server

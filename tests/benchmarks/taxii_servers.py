@@ -218,15 +218,16 @@ class Target:
     api_root: str
     auth: tuple[str, str]
     collections: dict[str, str]  # name -> collection id
-    close_connections: bool = False
+    timeout: float = 120.0
+    """Seconds a request may take before the client gives up."""
 
-    def client(self, timeout: float = 120.0) -> httpx.Client:
+    def client(self) -> httpx.Client:
         """An httpx client on the API root, accepting TAXII 2.1."""
         return httpx.Client(
             base_url=self.api_root,
             auth=self.auth,
             headers={"Accept": TAXII_21},
-            timeout=timeout,
+            timeout=self.timeout,
         )
 
 
@@ -281,12 +282,8 @@ class Query:
     known: frozenset[str] = frozenset()
 
 
-def _page_ids(resource: str, body: JsonObject) -> list[str]:
-    return [o["id"] for o in body.get("objects", [])]
-
-
 def _check_page(query: Query, body: JsonObject) -> None:
-    got = _page_ids(query.resource, body)
+    got = [o["id"] for o in body.get("objects", [])]
     if not query.exact:
         if got and len(set(got)) == len(got) and query.known.issuperset(got):
             return
@@ -882,7 +879,7 @@ def _run_backend(backend: str, config: Config, workdir: Path, data: JsonObject) 
             out["concurrency"] = []
             for workers in (1, 2):
                 server = ours.server if workers == 1 else ours.home.serve(workers=2)
-                served = Target(target.name, server.api_root_url, target.auth, target.collections)
+                served = dataclasses.replace(target, api_root=server.api_root_url)
                 for clients in config.clients:
                     _say(f"{backend}: {clients} clients on {workers} process(es)")
                     row = concurrency(served, "main", main_stamps, clients, config.duration)
@@ -902,13 +899,7 @@ def _run_medallion(config: Config, workdir: Path, data: JsonObject) -> JsonObjec
     server = start_medallion(workdir / "medallion", _free_port(), names)
     out: JsonObject = {"poll": [], "stopped": None}
     try:
-        target = Target(
-            "medallion",
-            server.api_root_url,
-            MEDALLION_USER,
-            server.collections,
-            close_connections=True,
-        )
+        target = Target("medallion", server.api_root_url, MEDALLION_USER, server.collections)
         _say(f"medallion: ingest {len(objects):,} objects")
         out["ingest"] = {
             "100": ingest(target, "env100", _envelopes(objects, 100), _per(objects, 100)),
@@ -953,7 +944,7 @@ def _medallion_manifest(target: Target, collection: str) -> list[JsonObject]:
     """Every manifest entry, in Medallion's date_added order (setup, untimed)."""
     entries: list[JsonObject] = []
     url = _objects_url(target, collection, "manifest")
-    with target.client(timeout=600.0) as client:
+    with dataclasses.replace(target, timeout=600.0).client() as client:
         params = {"limit": str(PAGE)}
         while True:
             body = _get(client, url, params)
@@ -967,13 +958,7 @@ def _poll_bounded(
     target: Target, collection: str, queries: Sequence[Query], config: Config
 ) -> dict[str, JsonObject]:
     results: dict[str, JsonObject] = {}
-    bounded = Target(target.name, target.api_root, target.auth, target.collections, True)
-    original = bounded.client
-
-    def client(timeout: float = config.medallion_timeout) -> httpx.Client:
-        return original(timeout=config.medallion_timeout)
-
-    bounded.client = client  # type: ignore[method-assign]
+    bounded = dataclasses.replace(target, timeout=config.medallion_timeout)
     for query in queries:
         results[query.name] = _summary(
             _time_query(bounded, collection, query, config.medallion_repeat, reusable_next=False)
