@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from exchange.api.audit import RequestIds
 from exchange.api.errors import install_error_handlers
-from exchange.api.limits import QueryLengthLimit
+from exchange.api.limits import CallerLimits, QueryLengthLimit
 from exchange.api.routes import (
     collections,
     directory,
@@ -102,6 +102,11 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
     )
     if hub is not None:
         app.state.hub = hub
+    app.state.limits = CallerLimits(
+        rate=settings.rate_limit,
+        burst=settings.rate_burst,
+        concurrent=settings.max_concurrent_requests,
+    )
     install_error_handlers(app)
     app.add_middleware(QueryLengthLimit, limit=settings.max_query_length)
     app.add_middleware(RequestIds)

@@ -17,6 +17,7 @@
     ├── NotAcceptable              Accept names no media type the endpoint serves
     ├── UnsupportedMediaType       the request body's Content-Type is not TAXII 2.1
     ├── PayloadTooLarge            the body exceeds max_content_length
+    ├── TooManyRequests            the caller is over its request rate or requests in flight
     ├── InvalidParameter           a malformed URL query parameter
     ├── UnprocessableContent       a body that parses but is not an acceptable envelope
     ├── MalformedBody              a body that is not JSON
@@ -47,6 +48,7 @@ __all__ = [
     "PermissionDenied",
     "PolicyNotFound",
     "StatusNotFound",
+    "TooManyRequests",
     "UnprocessableContent",
     "UnsupportedMediaType",
 ]
@@ -170,6 +172,15 @@ class PayloadTooLarge(ExchangeError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"The request body exceeds max_content_length ({limit} octets).")
         self.limit = limit
+
+
+class TooManyRequests(ExchangeError):
+    """Raised when a caller is over its request rate or its requests in flight;
+    ``retry_after`` is the whole number of seconds (at least 1) before it may try again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InvalidParameter(ExchangeError):

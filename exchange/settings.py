@@ -35,6 +35,30 @@ class HubSettings(BaseSettings):
     max_objects_per_envelope: int = Field(default=10_000, gt=0)
     max_page_size: int = Field(default=1_000, gt=0)
     max_query_length: int = Field(default=8_192, gt=0)
+    max_recipients_per_envelope: int = Field(
+        default=1_000,
+        gt=0,
+        le=10_000,  # the most a hub-env/1 envelope may name
+        description="Recipients one sealed report may be wrapped for.",
+    )
+    max_concurrent_requests: int = Field(
+        default=16,
+        ge=0,
+        description="Requests one member (or anonymous address) may have in flight per process"
+        " (0: no limit).",
+    )
+    rate_limit: float = Field(
+        default=100.0,
+        ge=0,
+        description="Requests per second one member (or anonymous address) may sustain per"
+        " process (0: no limit).",
+    )
+    rate_burst: int = Field(
+        default=200,
+        gt=0,
+        description="Requests one member (or anonymous address) may make at once before the"
+        " rate applies.",
+    )
     db_pool_size: int = Field(default=8, gt=0)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Least severe level the hub's log shows (stderr)."

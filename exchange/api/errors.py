@@ -37,6 +37,7 @@ _STATUS: list[tuple[type[errors.ExchangeError], int, str]] = [
     (errors.UnprocessableContent, 422, "Unprocessable Content"),
     (errors.InvalidDocument, 422, "Unprocessable Content"),
     (errors.Conflict, 409, "Conflict"),
+    (errors.TooManyRequests, 429, "Too Many Requests"),
 ]
 
 
@@ -61,7 +62,11 @@ def _exchange_api(request: Request) -> bool:
 def _for_exchange_error(exc: errors.ExchangeError, request: Request) -> TaxiiResponse:
     for kind, status, title in _STATUS:
         if isinstance(exc, kind):
-            headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
+            headers = None
+            if isinstance(exc, errors.AuthenticationFailed):
+                headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
+            elif isinstance(exc, errors.TooManyRequests):
+                headers = {"Retry-After": str(exc.retry_after)}
             return error_response(
                 status, title, exc.message, headers, exchange_api=_exchange_api(request)
             )
@@ -77,7 +82,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_exchange_error(request: Request, exc: Exception) -> TaxiiResponse:
         assert isinstance(exc, errors.ExchangeError)
         response = _for_exchange_error(exc, request)
-        await run_in_threadpool(log_refusal, request, response.status_code, exc.message)
+        if isinstance(exc, errors.TooManyRequests):
+            # Throttled before reaching anything: recording it would make every refused
+            # request of a flood cost a log commit, the very work the limit spares.
+            log.debug("throttled: %s", exc.message)
+        else:
+            await run_in_threadpool(log_refusal, request, response.status_code, exc.message)
         return response
 
     async def on_http_error(request: Request, exc: Exception) -> TaxiiResponse:

@@ -72,6 +72,12 @@ def _check_sealed(
     except MalformedPayload as exc:
         return f"not a well-formed sealed report: {exc}"
     header = report.envelope.header
+    limit = hub.settings.max_recipients_per_envelope
+    if len(report.envelope.recipients) > limit:
+        return (
+            f"it is wrapped for {len(report.envelope.recipients)} recipients, more than the"
+            f" hub's limit of {limit}"
+        )
     if report.wrapped_by != member.id:
         return "the sealed report's version was not wrapped by the member posting it"
     if header.feed != feed.id:

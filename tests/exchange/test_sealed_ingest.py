@@ -151,7 +151,7 @@ class Sealed:
         assert self.stored(report["id"]) == before
 
 
-def _green(w: World) -> Sealed:
+def green_feed(w: World) -> Sealed:
     """Give every member keys; publish a TLP:GREEN policy: readers owner and reader,
     writers owner and writer."""
     assert w.owner_keys is not None
@@ -175,12 +175,12 @@ def _green(w: World) -> Sealed:
 
 @pytest.fixture
 def sealed(world: World) -> Sealed:
-    return _green(world)
+    return green_feed(world)
 
 
 @pytest.fixture
 def sqlite_sealed(sqlite_world: World) -> Sealed:
-    return _green(sqlite_world)
+    return green_feed(sqlite_world)
 
 
 def test_a_valid_sealed_report_is_stored_served_unchanged_and_opens(sealed: Sealed) -> None:
