@@ -46,9 +46,10 @@ class CallerLimits:
 
     The rate is a token bucket: ``burst`` requests at once, then ``rate`` per second;
     ``concurrent`` requests may be in flight at a time. Over either, `admit` raises
-    `TooManyRequests` with the seconds to wait; an admitted request is `release`\\ d when
-    it ends. A ``rate`` or ``concurrent`` of 0 lifts that limit. Callers are keys (a
-    member id, or the address of an anonymous client); idle ones are forgotten.
+    `TooManyRequests` with the seconds to wait; each admitted request must be given back
+    with `release` when it ends. `charge` counts a request against the rate alone (a
+    failed authentication). A ``rate`` or ``concurrent`` of 0 lifts that limit. Callers
+    are keys (a member id, or a client address); idle ones are forgotten.
 
     Used only on the event loop's thread, so it needs no lock.
     """
@@ -68,6 +69,7 @@ class CallerLimits:
         self.concurrent = concurrent
         self.clock = clock
         self._callers: dict[str, _Caller] = {}
+        self._sweep_at = self._SWEEP_AT
 
     @property
     def enabled(self) -> bool:
@@ -76,36 +78,49 @@ class CallerLimits:
 
     def admit(self, key: str) -> None:
         """Count a request of ``key`` in; raise `TooManyRequests` if it is over a limit."""
-        now = self.clock()
-        caller = self._callers.get(key)
-        if caller is None:
-            if len(self._callers) >= self._SWEEP_AT:
-                self._sweep(now)
-            caller = self._callers[key] = _Caller(tokens=float(self.burst), refilled=now)
+        caller = self._caller(key)
         if self.concurrent and caller.in_flight >= self.concurrent:
             raise TooManyRequests(
                 f"Too many requests in flight: at most {self.concurrent} at a time.", 1
             )
-        if self.rate:
-            caller.tokens = min(
-                float(self.burst), caller.tokens + (now - caller.refilled) * self.rate
-            )
-            caller.refilled = now
-            if caller.tokens < 1.0:
-                wait = (1.0 - caller.tokens) / self.rate
-                raise TooManyRequests(
-                    f"Too many requests: at most {self.burst} at once, then"
-                    f" {self.rate:g} per second.",
-                    max(1, math.ceil(wait)),
-                )
-            caller.tokens -= 1.0
+        self._take(caller)
         caller.in_flight += 1
+
+    def charge(self, key: str) -> None:
+        """Count a request of ``key`` against its rate alone (it is over at once)."""
+        self._take(self._caller(key))
 
     def release(self, key: str) -> None:
         """Count an admitted request of ``key`` out."""
         caller = self._callers.get(key)
         if caller is not None and caller.in_flight > 0:
             caller.in_flight -= 1
+
+    def _caller(self, key: str) -> _Caller:
+        caller = self._callers.get(key)
+        if caller is None:
+            now = self.clock()
+            if len(self._callers) >= self._sweep_at:
+                self._sweep(now)
+                # Sweep again only once as many more have come: O(1) per caller even
+                # when few are idle.
+                self._sweep_at = max(self._SWEEP_AT, 2 * len(self._callers))
+            caller = self._callers[key] = _Caller(tokens=float(self.burst), refilled=now)
+        return caller
+
+    def _take(self, caller: _Caller) -> None:
+        # One token from the caller's bucket, refilled for the time since it last was.
+        if not self.rate:
+            return
+        now = self.clock()
+        caller.tokens = min(float(self.burst), caller.tokens + (now - caller.refilled) * self.rate)
+        caller.refilled = now
+        if caller.tokens < 1.0:
+            raise TooManyRequests(
+                f"Too many requests: at most {self.burst} at once, then {self.rate:g} per second.",
+                max(1, math.ceil((1.0 - caller.tokens) / self.rate)),
+            )
+        caller.tokens -= 1.0
 
     def _sweep(self, now: float) -> None:
         # A caller with nothing in flight and a full bucket is as good as new.

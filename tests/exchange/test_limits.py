@@ -126,6 +126,25 @@ def test_anonymous_callers_are_limited_by_address(make_world: Callable[..., Worl
     assert w.get(feed, who="owner").status_code == 200
 
 
+def test_failed_authentications_count_against_the_address(
+    make_world: Callable[..., World],
+) -> None:
+    """Guessing tokens gets a cheap 429 past the rate, not a 401 and a log commit each."""
+    w = make_world("sqlite", rate_limit=1, rate_burst=2)
+    _limits(w).clock = FakeClock()
+    url = w.url("collections/")
+    wrong = {"Authorization": "Bearer " + "A" * 43}
+    for _ in range(2):
+        World.assert_error(w.client.get(url, headers=wrong), 401)
+    leaves = _leaves(w)
+    throttled = w.client.get(url, headers=wrong)
+    World.assert_error(throttled, 429)
+    assert "WWW-Authenticate" not in throttled.headers
+    assert _leaves(w) == leaves
+    # A member with valid credentials from the same address has its own allowance.
+    assert w.get(url).status_code == 200
+
+
 def test_zero_lifts_the_limits(make_world: Callable[..., World]) -> None:
     w = make_world("sqlite", rate_limit=0, max_concurrent_requests=0)
     assert not _limits(w).enabled
@@ -212,6 +231,14 @@ def test_a_refused_request_does_not_count_in_flight() -> None:
     limits.release("a")  # a stray release never goes below zero
     with pytest.raises(TooManyRequests):
         limits.admit("a")  # in flight is free, but the token is spent
+
+
+def test_busy_callers_raise_the_next_sweep() -> None:
+    limits = CallerLimits(rate=0, burst=1, concurrent=1, clock=FakeClock())
+    for n in range(CallerLimits._SWEEP_AT + 1):
+        limits.admit(f"busy {n}")  # none is released: nothing can be forgotten
+    assert len(limits._callers) == CallerLimits._SWEEP_AT + 1
+    assert limits._sweep_at == 2 * CallerLimits._SWEEP_AT
 
 
 def test_idle_callers_are_forgotten_and_busy_ones_kept() -> None:
