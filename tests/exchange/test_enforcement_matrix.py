@@ -9,7 +9,7 @@ without a row fails its cells and `test_every_route_has_a_row`; a row whose
 route is gone fails `test_every_row_has_a_route`.
 
 Callers (`Role`): anonymous; credentials that prove no one (`BAD_CREDENTIALS`:
-six malformed ``Authorization`` headers, a well-formed token never issued, a
+seven malformed ``Authorization`` headers, a well-formed token never issued, a
 valid token under another member's id, a revoked token, a disabled member's
 token); and members (`STANDING`): the feed's owner; a reader (grant read,
 policy reader); a writer (grant write, policy writer); *granted* (grant read
@@ -121,6 +121,7 @@ class Role(StrEnum):
 
     ANONYMOUS = "anonymous"
     # Malformed credentials (`exchange.services.auth` reads Basic and Bearer only).
+    EMPTY = "malformed-empty"  # an Authorization header with no value at all
     OTHER_SCHEME = "malformed-scheme"  # the owner's valid token, as "Token <token>"
     EMPTY_BEARER = "malformed-empty-bearer"  # "Bearer" and nothing
     BLANK = "malformed-blank"  # whitespace only
@@ -144,6 +145,7 @@ class Role(StrEnum):
 
 BAD_CREDENTIALS = frozenset(
     {
+        Role.EMPTY,
         Role.OTHER_SCHEME,
         Role.EMPTY_BEARER,
         Role.BLANK,
@@ -631,6 +633,7 @@ def build_matrix(hub: Hub) -> Matrix:
         matrix.authorization[role] = f"Bearer {world.tokens[role.value]}"
     matrix.authorization.update(
         {
+            Role.EMPTY: "",
             Role.OTHER_SCHEME: f"Token {token}",
             Role.EMPTY_BEARER: "Bearer",
             Role.BLANK: " \t ",
