@@ -39,7 +39,11 @@ resource the path names (no credentials or bad ones; no grant on the feed, or
 the feed hidden; not the poster of the status) gets an answer byte-identical
 (status, every header but ``X-Request-Id``, body) to the one about an absent
 feed, status or member: the hidden column thus answers every route, every
-caller, exactly as the absent one.
+caller, exactly as the absent one. Credentials are read wherever a route may
+answer a member: bad ones are 401 even where anonymous callers are served (the
+public feed), and are as good as none only on the log key, which reads none. A
+member knows of a feed only through a grant, the public one too: without a
+grant it gets the absent feed's 404 there, though anonymous callers read it.
 
 One hub per backend serves every cell (module scope), and no cell depends on
 another's order: re-posting the envelope is a success; each DELETE that should
@@ -1253,6 +1257,7 @@ def test_the_callers_are_what_they_claim(matrix: Matrix) -> None:
     """Members prove themselves and every bad credential is refused; the revoked token was
     issued, the disabled member's too, the token never issued was not, and the token the
     other scheme and the wrong member carry is a valid one."""
+    assert set(Role) == {Role.ANONYMOUS} | BAD_CREDENTIALS | STANDING.keys()
     hub = matrix.hub
     for role in Role:
         header = matrix.authorization.get(role)
