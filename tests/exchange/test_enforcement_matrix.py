@@ -1,39 +1,59 @@
-"""The enforcement matrix: every route of the app × every role × every policy state.
+"""The enforcement matrix: every route of the app × every caller × every feed state.
 
 The routes come from the app's own route table: each (method, path) the app
-serves under ``/taxii2/`` or ``/exchange/v1/`` is a column of cells, and `TABLE`
-holds exactly one row for it, saying what the route needs (`Need`), how to
-build a valid request (path parameters filled by `fill`, a body where it takes
-one) and what its success looks like. A route added later without a row fails
-its cells and `test_every_route_has_a_row`; a row whose route is gone fails
-`test_every_row_has_a_route`.
+serves under ``/taxii2/``, ``/exchange/v1/`` or ``/.well-known/`` is a column of
+cells, and `TABLE` holds exactly one row for it, saying what the route needs
+(`Need`), how to build a valid request (path parameters filled by `fill`, a
+body where it takes one) and what its success looks like. A route added later
+without a row fails its cells and `test_every_route_has_a_row`; a row whose
+route is gone fails `test_every_row_has_a_route`.
 
-Roles (`STANDING`): anonymous; the feed's owner; a reader (grant read, policy
-reader); a writer (grant write, policy writer); *granted* (grant read and
-write, absent from the policy); *named* (reader and writer in the policy, no
-grant); an outsider and an auditor (neither).
+Callers (`Role`): anonymous; credentials that prove no one (`BAD_CREDENTIALS`:
+seven malformed ``Authorization`` headers, a well-formed token never issued, a
+valid token under another member's id, a revoked token, a disabled member's
+token); and members (`STANDING`): the feed's owner; a reader (grant read,
+policy reader); a writer (grant write, policy writer); *granted* (grant read
+and write, absent from the policy); *named* (reader and writer in the policy,
+no grant); an outsider (a member without a grant) and an auditor (neither).
+The revoked and the disabled member stand as the owner does, so only their
+credentials can be what refuses them.
 
-Policy states (`PolicyState`), one feed each, grants as in `STANDING`: a policy
-in force naming the roles as in `STANDING`; no policy ever published; and that
-same policy expired (its window ended yesterday). The routes take no ``now``,
-so the expired version is written with the store directly (the hub refuses to
-publish one), and `test_the_policy_states_are_what_they_claim` checks it still
-verifies, so that "expired" is not silently "no valid policy".
+Feed states (`FeedState`): a feed that exists, one per policy state (a policy
+in force naming the members as in `STANDING`; no policy ever published; that
+same policy expired, its window ended yesterday; a public TLP:CLEAR policy the
+operator has made public too); a feed that exists but is *hidden* from every
+caller (another member's, with objects, a status and a policy in force naming
+every role, and no grant to any of them); and a feed that never existed. The
+routes take no ``now``, so the expired version is written with the store
+directly (the hub refuses to publish one), and
+`test_the_feed_states_are_what_they_claim` checks it still verifies, so that
+"expired" is not silently "no valid policy".
 
 The expected outcome is `expected`: a few explicit rules, first match wins.
 Each cell checks the status code and body shape: a success is the route's
 resource (`Row.check`), a failure a TAXII error whose ``http_status`` is the
 status (naming the policy's reason when the grant allowed the action but the
 policy did not). A refused request changes nothing (row counts of every
-table). A caller that may not know the resource the path names (anonymous; no
-grant on the feed; not the poster of the status) gets an answer byte-identical
-to the one about an absent feed, status or member.
+table; on the hidden feed, its rows too). A caller that may not know the
+resource the path names (no credentials or bad ones; no grant on the feed, or
+the feed hidden; not the poster of the status) gets an answer byte-identical
+(status, every header but ``X-Request-Id``, body) to the one about an absent
+feed, status or member: the hidden column thus answers every route, every
+caller, exactly as the absent one. Credentials are read wherever a route may
+answer a member: bad ones are 401 even where anonymous callers are served (the
+public feed), and are as good as none only on the log key, which reads none. A
+member knows of a feed only through a grant, the public one too: without a
+grant it gets the absent feed's 404 there, though anonymous callers read it.
 
 One hub per backend serves every cell (module scope), and no cell depends on
-another's order: re-posting the envelope is a success; each DELETE deletes an
-object seeded for it; each POST of a policy publishes to a feed of its own,
-set up in the cell's state; each POST of a key bundle registers the caller's
-next bundle (its first, or a rotation endorsed by the one in force).
+another's order: re-posting the envelope is a success; each DELETE that should
+succeed deletes an object seeded for it; each POST of a policy that should
+succeed publishes to a feed of its own, set up in the cell's state; each POST
+of a key bundle registers the caller's next bundle (its first, or a rotation
+endorsed by the one in force). Refusals are cached by request
+(`Matrix.refusal`): a request that names no feed is the same in every feed
+state, and the answer about an absent feed is compared with several cells'; the
+first time a request is sent, its cell checks it changed nothing.
 
 Runs on SQLite, and on PostgreSQL too when ``EXCHANGE_TEST_DATABASE_URL`` is set.
 """
@@ -41,8 +61,10 @@ Runs on SQLite, and on PostgreSQL too when ``EXCHANGE_TEST_DATABASE_URL`` is set
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -55,7 +77,7 @@ import orjson
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, make_url, select, text
 
 from exchange.app import create_app
 from exchange.db import tables
@@ -64,6 +86,7 @@ from exchange.db.logs import LogName, NewLeaf
 from exchange.db.records import MemberKind, MemberRecord
 from exchange.db.session import read_transaction, write_transaction
 from exchange.db.statuses import StatusDetail, StatusRecord
+from exchange.errors import AuthenticationFailed
 from exchange.protocol.checkpoint import verify_checkpoint
 from exchange.protocol.envelope import EXTENSION_DEFINITION
 from exchange.protocol.ids import CollectionId, MemberId, StatusId
@@ -72,6 +95,7 @@ from exchange.protocol.media import TAXII_21
 from exchange.protocol.merkle import leaf_hash
 from exchange.protocol.timestamps import micros_now
 from exchange.services import admin
+from exchange.services.auth import authenticate, hash_token
 from exchange.services.directory import current_bundle
 from exchange.services.hub import Hub
 from exchange.services.logs import issue_checkpoints
@@ -90,22 +114,60 @@ from policies import (
 )
 from tests.conftest import BACKENDS
 from tests.exchange.conftest import T0, StixFactory, World, build_world
+from tests.policy_kit import OwnerKeys
 
 # ---------------------------------------------------------------------------------------------
-# Who calls, and in which state the feed's policy is.
+# Who calls, and in which state the feed is.
 
 
 class Role(StrEnum):
-    """A caller; every role but anonymous is a member of that name."""
+    """A caller: anonymous, bad credentials, or a member of that name."""
 
     ANONYMOUS = "anonymous"
+    # Malformed credentials (`exchange.services.auth` reads Basic and Bearer only).
+    EMPTY = "malformed-empty"  # an Authorization header with no value at all
+    OTHER_SCHEME = "malformed-scheme"  # the owner's valid token, as "Token <token>"
+    EMPTY_BEARER = "malformed-empty-bearer"  # "Bearer" and nothing
+    BLANK = "malformed-blank"  # whitespace only
+    NOT_BASE64 = "malformed-basic-base64"  # Basic, not base64
+    NOT_UTF8 = "malformed-basic-utf8"  # Basic, base64 of bytes that are not UTF-8
+    NO_COLON = "malformed-basic-no-colon"  # Basic, the owner's token without "id:"
+    # Well-formed credentials that prove no one.
+    WRONG_TOKEN = "wrong-token"  # Bearer, a token never issued
+    WRONG_MEMBER = "wrong-member"  # Basic, the reader's id with the owner's token
+    REVOKED = "revoked-token"  # Bearer, issued then revoked
+    DISABLED = "disabled-member"  # Bearer, issued to a member since disabled
+    # Members.
     OWNER = "owner"
     READER = "reader"
     WRITER = "writer"
     GRANTED = "granted"  # granted read and write, absent from the policy
     NAMED = "named"  # reader and writer in the policy, no grant
-    OUTSIDER = "outsider"
+    OUTSIDER = "outsider"  # a member without a grant
     AUDITOR = "auditor"
+
+
+BAD_CREDENTIALS = frozenset(
+    {
+        Role.EMPTY,
+        Role.OTHER_SCHEME,
+        Role.EMPTY_BEARER,
+        Role.BLANK,
+        Role.NOT_BASE64,
+        Role.NOT_UTF8,
+        Role.NO_COLON,
+        Role.WRONG_TOKEN,
+        Role.WRONG_MEMBER,
+        Role.REVOKED,
+        Role.DISABLED,
+    }
+)
+"""The callers whose credentials prove no one: 401 wherever credentials are read."""
+
+
+def authenticates(role: Role) -> bool:
+    """Whether ``role``'s request proves a member."""
+    return role is not Role.ANONYMOUS and role not in BAD_CREDENTIALS
 
 
 @dataclass(frozen=True)
@@ -132,32 +194,51 @@ STANDING: dict[Role, Standing] = {
     Role.NAMED: Standing(False, False, True, True),
     Role.OUTSIDER: Standing(False, False, False, False),
     Role.AUDITOR: Standing(False, False, False, False),
+    # Stand as the owner does: their credentials alone refuse them.
+    Role.REVOKED: Standing(True, True, True, True),
+    Role.DISABLED: Standing(True, True, True, True),
 }
-"""Every member role (anonymous has none); the feeds' grants and policies are made from it."""
+"""Every member (roles with a member behind them); the feeds' grants and policies are made
+from it."""
 
 
-class PolicyState(StrEnum):
-    """The state of the feed's signed policy."""
+class FeedState(StrEnum):
+    """The feed a request names: one that exists, in the state of its signed policy;
+    one that exists hidden from every caller; one that never existed."""
 
     IN_FORCE = "policy-in-force"
     NONE = "no-policy"
     EXPIRED = "expired-policy"
+    PUBLIC = "public"  # a public TLP:CLEAR policy in force, and the operator's consent
+    HIDDEN = "hidden"
+    ABSENT = "absent"
 
+    @property
+    def exists(self) -> bool:
+        """Whether the feed exists and the callers stand on it as `STANDING` says."""
+        return self not in (FeedState.HIDDEN, FeedState.ABSENT)
+
+
+EXISTING = [state for state in FeedState if state.exists]
 
 DENIAL = {
-    PolicyState.IN_FORCE: "named in the policy",
-    PolicyState.NONE: "no sharing policy in force",
-    PolicyState.EXPIRED: "the policy has expired",
+    FeedState.IN_FORCE: "named in the policy",
+    FeedState.NONE: "no sharing policy in force",
+    FeedState.EXPIRED: "the policy has expired",
+    FeedState.PUBLIC: "named in the policy",
 }
 """What a 403 says when the grant allows the action and the policy does not."""
 
 
-def rights(role: Role, state: PolicyState) -> tuple[bool, bool]:
-    """A member's effective (read, write) rights: its grant and a policy in force naming it."""
+def rights(role: Role, state: FeedState) -> tuple[bool, bool]:
+    """A caller's effective (read, write) rights on an existing feed: its grant and a
+    policy in force naming it (a public policy lets anyone read, members by grant)."""
+    if role is Role.ANONYMOUS:
+        return state is FeedState.PUBLIC, False
     standing = STANDING[role]
-    in_force = state is PolicyState.IN_FORCE
+    in_force = state in (FeedState.IN_FORCE, FeedState.PUBLIC)
     return (
-        standing.grant_read and standing.policy_read and in_force,
+        standing.grant_read and in_force and (standing.policy_read or state is FeedState.PUBLIC),
         standing.grant_write and standing.policy_write and in_force,
     )
 
@@ -212,12 +293,15 @@ APP = create_app(HubSettings(home=Path("unused")))  # never started: only its ro
 APP_ROUTES = app_routes(APP)
 
 # ---------------------------------------------------------------------------------------------
-# The hub under test: one feed per policy state.
+# The hub under test: a feed in each state.
 
 ABSENT_FEED_ID = "5e1f0b8c-58a1-4c9e-9d7b-000000000000"
 ABSENT_ALIAS = "no-such-feed"
 ABSENT_STATUS = "0b6e1f3a-2c4d-4e5f-8a9b-000000000000"
 ABSENT_MEMBER = "identity--7d3c2b1a-0f9e-4d8c-b7a6-000000000000"
+NEVER_ISSUED = "tx_" + "A" * 43  # the shape of `exchange.services.auth.new_token`'s tokens
+STRANGER = "stranger"  # owns the hidden feed; not a caller
+HIDDEN_ALIAS = "hidden-from-every-caller"
 
 
 @dataclass(frozen=True)
@@ -242,16 +326,32 @@ class Refs:
         )
 
 
+Answer = tuple[int, tuple[tuple[str, str], ...], bytes]
+"""What a caller learns from a response: status, headers (but the request id), body."""
+
+
+def answer(response: httpx.Response) -> Answer:
+    """``response`` as the caller sees it, less the per-request ``X-Request-Id``."""
+    headers = tuple(
+        sorted((k, v) for k, v in response.headers.items() if k.lower() != "x-request-id")
+    )
+    return response.status_code, headers, response.content
+
+
 @dataclass
 class Matrix:
-    """A hub with a feed in each policy state, and every role's member."""
+    """A hub with a feed in each state, and every caller's credentials."""
 
     world: World
     stix: StixFactory
     secrets: dict[str, MemberSecrets]
-    """Each member's signing secrets in force (the owner's, and whoever registered keys)."""
-    feeds: dict[PolicyState, Refs] = field(default_factory=dict)
+    """Each member's signing secrets in force (the owners', and whoever registered keys)."""
+    authorization: dict[Role, str] = field(default_factory=dict)
+    """Each caller's ``Authorization`` header (none for anonymous)."""
+    feeds: dict[FeedState, Refs] = field(default_factory=dict)
     _scratch: Iterator[int] = field(default_factory=itertools.count)
+    _refusals: dict[tuple[str, str, Role, bytes | None], Answer] = field(default_factory=dict)
+    _counts: tuple[int, ...] | None = None  # as a refused request left them; None: stale
 
     @property
     def hub(self) -> Hub:
@@ -273,13 +373,15 @@ class Matrix:
         previous: str | None,
         valid_from: datetime,
         valid_until: datetime | None = None,
+        owner: str = Role.OWNER.value,
+        template: str = "community",
     ) -> dict[str, Any]:
-        """The owner's signed policy for ``feed_id`` naming readers and writers per `STANDING`."""
-        owner = self.member(Role.OWNER)
+        """``owner``'s signed policy for ``feed_id`` naming readers and writers per `STANDING`."""
+        signer = self.world.members[owner]
         policy = policy_from_template(
-            "community",
+            template,
             feed=feed_id,
-            owner=owner.id,
+            owner=signer.id,
             valid_from=valid_from,
             version=version,
             previous=previous,
@@ -291,10 +393,12 @@ class Matrix:
         if valid_until is not None:
             utc = valid_until.astimezone(UTC).replace(tzinfo=None)
             document["valid_until"] = utc.isoformat(timespec="seconds") + "Z"
-        signatures = sign_document(self.secrets[owner.id], POLICY_LABEL, document)
+        signatures = sign_document(self.secrets[signer.id], POLICY_LABEL, document)
         return {"policy": document, "signatures": signatures}
 
-    def next_policy(self, feed_id: str) -> bytes:
+    def next_policy(
+        self, feed_id: str, *, owner: str = Role.OWNER.value, template: str = "community"
+    ) -> bytes:
         """The next version of the feed's policy, in force from a minute ago."""
         with read_transaction(self.hub.engine) as conn:
             latest = self.hub.policies.latest(conn, feed_id)
@@ -303,6 +407,8 @@ class Matrix:
             version=1 if latest is None else latest.number + 1,
             previous=None if latest is None else latest.digest,
             valid_from=datetime.now(UTC) - timedelta(minutes=1),
+            owner=owner,
+            template=template,
         )
         return orjson.dumps(signed)
 
@@ -329,6 +435,7 @@ class Matrix:
 
     def seed_object(self, feed_id: str) -> str:
         """Store a fresh indicator in the feed (with the store: no access check); return its id."""
+        self._counts = None
         raw = self.stix.indicator()
         with write_transaction(self.hub.engine) as conn:
             self.hub.objects.add(
@@ -339,13 +446,13 @@ class Matrix:
             )
         return str(raw["id"])
 
-    def seed_status(self, feed_id: str, object_id: str) -> str:
-        """Store the status of an add of ``object_id`` to the feed by its owner; return its id."""
+    def seed_status(self, feed_id: str, object_id: str, poster: str) -> str:
+        """Store the status of an add of ``object_id`` to the feed by ``poster``; return its id."""
         status_id = StatusId(str(self.stix.uuid()))
         record = StatusRecord(
             id=status_id,
             feed_id=CollectionId(feed_id),
-            member_id=MemberId(self.member(Role.OWNER).id),
+            member_id=MemberId(poster),
             request_timestamp=micros_now(),
             successes=(StatusDetail(object_id, T0),),
             failures=(),
@@ -354,8 +461,10 @@ class Matrix:
             self.hub.statuses.add(conn, record)
         return status_id
 
-    def make_feed(self, state: PolicyState, alias: str) -> Refs:
-        """A feed owned by the owner, granted per `STANDING`, with its policy in ``state``."""
+    def make_feed(self, state: FeedState, alias: str) -> Refs:
+        """A feed owned by the owner, granted per `STANDING`, in the existing ``state``."""
+        assert state.exists, state
+        self._counts = None
         hub = self.hub
         feed = admin.add_feed(hub, alias, f"Matrix feed ({state})", owner=Role.OWNER.value)
         for role, standing in STANDING.items():
@@ -363,22 +472,43 @@ class Matrix:
                 admin.grant(
                     hub, role.value, alias, read=standing.grant_read, write=standing.grant_write
                 )
-        if state is PolicyState.IN_FORCE:
-            body = self.next_policy(feed.id)
-            publish_policy(hub, self.member(Role.OWNER), alias, body, now=datetime.now(UTC))
-        elif state is PolicyState.EXPIRED:
+        owner = self.member(Role.OWNER)
+        if state in (FeedState.IN_FORCE, FeedState.PUBLIC):
+            template = "public" if state is FeedState.PUBLIC else "community"
+            body = self.next_policy(feed.id, template=template)
+            publish_policy(hub, owner, alias, body, now=datetime.now(UTC))
+            admin.set_public(hub, alias, state is FeedState.PUBLIC)
+        elif state is FeedState.EXPIRED:
             self.store_expired_policy(feed.id)
         object_id = self.seed_object(feed.id)
         return Refs(
             feed_id=feed.id,
             alias=alias,
             object_id=object_id,
-            status_id=self.seed_status(feed.id, object_id),
-            owner_id=self.member(Role.OWNER).id,
+            status_id=self.seed_status(feed.id, object_id, owner.id),
+            owner_id=owner.id,
             envelope=orjson.dumps({"objects": [self.stix.indicator()]}),
         )
 
-    def scratch_feed(self, state: PolicyState) -> Refs:
+    def make_hidden_feed(self) -> Refs:
+        """The stranger's feed: an object, the stranger's status, a policy in force naming
+        readers and writers per `STANDING`, and no grant to any caller."""
+        hub = self.hub
+        stranger = self.world.members[STRANGER]
+        feed = admin.add_feed(hub, HIDDEN_ALIAS, "Hidden from every caller", owner=STRANGER)
+        body = self.next_policy(feed.id, owner=STRANGER)
+        publish_policy(hub, stranger, HIDDEN_ALIAS, body, now=datetime.now(UTC))
+        object_id = self.seed_object(feed.id)
+        return Refs(
+            feed_id=feed.id,
+            alias=HIDDEN_ALIAS,
+            object_id=object_id,
+            status_id=self.seed_status(feed.id, object_id, stranger.id),
+            owner_id=stranger.id,
+            envelope=orjson.dumps({"objects": [self.stix.indicator()]}),
+        )
+
+    def scratch_feed(self, state: FeedState) -> Refs:
         """A new feed in ``state``, for one cell alone."""
         return self.make_feed(state, f"scratch-{next(self._scratch)}")
 
@@ -398,11 +528,43 @@ class Matrix:
         with read_transaction(self.hub.engine) as conn:
             return tuple(conn.execute(query).one())
 
+    def counts_before(self, *, refusal: bool) -> tuple[int, ...] | None:
+        """The row counts before a request that the hub should refuse (else None).
+
+        The counts a refused request was checked to leave are reused until a request
+        that should succeed, or a seed, may change them: one query per refusal, not two.
+        """
+        if not refusal:
+            self._counts = None
+            return None
+        if self._counts is None:
+            self._counts = self.counts()
+        return self._counts
+
+    def assert_unchanged(self, before: tuple[int, ...]) -> None:
+        """Check the row counts are still ``before`` (and remember them as they are)."""
+        self._counts = self.counts()
+        assert self._counts == before, "a refused request changed the hub"
+
+    def rows_of(self, feed_id: str) -> tuple[object, ...]:
+        """Every row about the feed (a refused request on the hidden feed changes none)."""
+        with read_transaction(self.hub.engine) as conn:
+            return tuple(
+                tuple(conn.execute(select(t).where(column == feed_id).order_by(*t.primary_key)))
+                for t, column in (
+                    (tables.feed, tables.feed.c.id),
+                    (tables.grant, tables.grant.c.feed_id),
+                    (tables.stix_object, tables.stix_object.c.feed_id),
+                    (tables.status, tables.status.c.feed_id),
+                    (tables.policy_version, tables.policy_version.c.feed_id),
+                )
+            )
+
     def send(self, route: Route, url: str, role: Role, body: Body | None) -> httpx.Response:
         """Send ``route``'s method to ``url`` as ``role``, with ``body``."""
         headers = {"Accept": TAXII_21 if route.path.startswith("/taxii2/") else "application/json"}
         if role is not Role.ANONYMOUS:
-            headers["Authorization"] = f"Bearer {self.world.tokens[role.value]}"
+            headers["Authorization"] = self.authorization[role]
         if body is not None:
             headers["Content-Type"] = body.content_type
         response = self.world.client.request(
@@ -410,6 +572,17 @@ class Matrix:
         )
         assert isinstance(response, httpx.Response), type(response)
         return response
+
+    def refusal(self, route: Route, url: str, role: Role, body: Body | None) -> Answer:
+        """The answer to ``route`` at ``url`` as ``role``, with ``body``: a request the
+        hub refuses, so that it changes nothing and equal ones get equal answers.
+
+        Cached by request: sent the first time only.
+        """
+        key = (route.method, url, role, None if body is None else body.content)
+        if key not in self._refusals:
+            self._refusals[key] = answer(self.send(route, url, role, body))
+        return self._refusals[key]
 
 
 def _seed_access_log(hub: Hub) -> None:
@@ -420,20 +593,61 @@ def _seed_access_log(hub: Hub) -> None:
     issue_checkpoints(hub)
 
 
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 def build_matrix(hub: Hub) -> Matrix:
-    """The conftest's world, two more members, and one feed per policy state."""
+    """The conftest's world, more members, a feed in each state, and every caller's header.
+
+    The revoked and the disabled member get their grants (`make_feed`) while
+    their tokens still work; then one's tokens are revoked and the other is disabled.
+    """
     world = build_world(hub)
-    for role, kind in ((Role.GRANTED, MemberKind.INDUSTRY), (Role.NAMED, MemberKind.RESEARCH)):
-        world.members[role.value], world.tokens[role.value] = admin.add_member(
-            hub, role.value, kind
-        )
+    more = [
+        (Role.GRANTED.value, MemberKind.INDUSTRY),
+        (Role.NAMED.value, MemberKind.RESEARCH),
+        (Role.REVOKED.value, MemberKind.AUTHORITY),
+        (Role.DISABLED.value, MemberKind.AUTHORITY),
+        (STRANGER, MemberKind.AUTHORITY),
+    ]
+    for name, kind in more:
+        world.members[name], world.tokens[name] = admin.add_member(hub, name, kind)
     assert world.owner_keys is not None
     assert world.owner_keys.registered
+    stranger_keys = OwnerKeys(world.members[STRANGER])
+    stranger_keys.register(hub)
     matrix = Matrix(
-        world, StixFactory(3), secrets={world.members["owner"].id: world.owner_keys.secrets}
+        world,
+        StixFactory(3),
+        secrets={
+            world.members["owner"].id: world.owner_keys.secrets,
+            world.members[STRANGER].id: stranger_keys.secrets,
+        },
     )
-    for state in PolicyState:
+    for state in EXISTING:
         matrix.feeds[state] = matrix.make_feed(state, state.value)
+    matrix.feeds[FeedState.HIDDEN] = matrix.make_hidden_feed()
+    matrix.feeds[FeedState.ABSENT] = matrix.feeds[FeedState.HIDDEN].absent()
+    admin.revoke_tokens(hub, Role.REVOKED.value)
+    admin.disable_member(hub, Role.DISABLED.value)
+
+    token = world.tokens[Role.OWNER.value]
+    for role in STANDING:
+        matrix.authorization[role] = f"Bearer {world.tokens[role.value]}"
+    matrix.authorization.update(
+        {
+            Role.EMPTY: "",
+            Role.OTHER_SCHEME: f"Token {token}",
+            Role.EMPTY_BEARER: "Bearer",
+            Role.BLANK: " \t ",
+            Role.NOT_BASE64: "Basic *not base64*",
+            Role.NOT_UTF8: "Basic " + base64.b64encode(b"\xff\xfe:" + token.encode()).decode(),
+            Role.NO_COLON: "Basic " + base64.b64encode(token.encode()).decode(),
+            Role.WRONG_TOKEN: f"Bearer {NEVER_ISSUED}",
+            Role.WRONG_MEMBER: _basic(world.members[Role.READER.value].id, token),
+        }
+    )
     return matrix
 
 
@@ -441,16 +655,49 @@ def build_matrix(hub: Hub) -> Matrix:
 def matrix(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Matrix]:
-    """One `Matrix` per storage backend, shared by every cell."""
-    values: dict[str, Any] = {"home": tmp_path_factory.mktemp("matrix")}
-    if request.param == "postgresql":
-        values["database_url"] = request.getfixturevalue("postgres_databases")()
-    hub = Hub.open(HubSettings(**values))
-    built = build_matrix(hub)
-    _seed_access_log(hub)
-    yield built
-    built.world.client.close()
-    hub.close()
+    """One `Matrix` per storage backend, shared by every cell.
+
+    The client is entered, so that every request runs on one event loop (else each starts
+    a thread and a loop of its own), and the hub's lifespan runs; its background
+    checkpoints and purges are off, so that only the cells' requests change the hub.
+
+    Nearly every request commits (the access log records it), and the matrix is about
+    who may do what, not about durability: commits do not wait for the disk. SQLite
+    lives in memory (``/dev/shm``, where there is one: the hub's code and its
+    ``synchronous=FULL`` are unchanged, only the fsync is free) and PostgreSQL's
+    database has ``synchronous_commit`` off.
+    """
+    values: dict[str, Any] = {"purge_interval": 0, "checkpoint_interval": 0}
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            url = request.getfixturevalue("postgres_databases")()
+            _commit_without_flush(url)
+            values["database_url"] = url
+            values["home"] = tmp_path_factory.mktemp("matrix")
+        elif SHM.is_dir():
+            values["home"] = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=SHM)))
+        else:
+            values["home"] = tmp_path_factory.mktemp("matrix")
+        hub = Hub.open(HubSettings(**values))
+        stack.callback(hub.close)
+        built = build_matrix(hub)
+        _seed_access_log(hub)
+        with built.world.client:
+            yield built
+
+
+SHM = Path("/dev/shm")
+
+
+def _commit_without_flush(url: str) -> None:
+    """Have commits to the database at ``url`` return before the WAL reaches the disk."""
+    name = make_url(url).database
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+    finally:
+        engine.dispose()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,22 +728,23 @@ class Body:
 
 @dataclass(frozen=True)
 class Cell:
-    """One request of the matrix: a route, as a role, on a feed in a policy state."""
+    """One request of the matrix: a route, as a caller, on a feed in a state."""
 
     matrix: Matrix
     route: Route
     role: Role
-    state: PolicyState
+    state: FeedState
     refs: Refs
 
     @property
     def caller(self) -> MemberRecord | None:
-        """The calling member (None: anonymous)."""
-        return None if self.role is Role.ANONYMOUS else self.matrix.member(self.role)
+        """The calling member (None: anonymous, or credentials that prove no one)."""
+        return self.matrix.member(self.role) if authenticates(self.role) else None
 
     @property
     def me(self) -> str:
-        """The caller's member id; for anonymous, the owner's (whose keys it would send)."""
+        """The caller's member id; for a caller proving no one, the feed owner's (whose
+        keys it would send)."""
         caller = self.caller
         return self.refs.owner_id if caller is None else caller.id
 
@@ -517,6 +765,7 @@ class Row:
     keys_of_caller: bool = False  # {member_id} is the caller (else the feed's owner)
     own_object: bool = False  # a success deletes the object: seed one for each cell
     own_feed: bool = False  # a success changes the policy state: a feed for each cell
+    anonymous: bool = False  # anonymous callers read it on a public feed
     query: str = ""  # the query string the route needs
     media_type: str | None = None  # of a success, if not the prefix's JSON
 
@@ -567,8 +816,10 @@ def next_key_bundle(cell: Cell) -> Body:
 
 
 def next_policy(cell: Cell) -> Body:
-    """The next version of the feed's policy, signed by its owner."""
-    return Body("application/json", cell.matrix.next_policy(cell.refs.feed_id))
+    """The next version of the feed's policy, signed by its owner (an absent feed's: the
+    owner's of the others)."""
+    owner = STRANGER if cell.state is FeedState.HIDDEN else Role.OWNER.value
+    return Body("application/json", cell.matrix.next_policy(cell.refs.feed_id, owner=owner))
 
 
 # Success checks: the right resource, about the right things.
@@ -601,10 +852,11 @@ def _collection_rights(cell: Cell, collection: dict[str, Any]) -> None:
 def collections(cell: Cell, response: httpx.Response) -> None:
     body = _json(response)
     listed = {c["id"]: c for c in body.get("collections", [])}
-    if STANDING[cell.role].granted:
+    if cell.state.exists and STANDING[cell.role].granted:
         _collection_rights(cell, listed[cell.refs.feed_id])
     else:
         assert cell.refs.feed_id not in listed
+    assert cell.matrix.feeds[FeedState.HIDDEN].feed_id not in listed
     if not listed:
         assert body == {}  # TAXII 2.1 §5.1: no collections is an empty resource
 
@@ -687,19 +939,20 @@ def policy(cell: Cell, response: httpx.Response) -> None:
     signed = parse_signed_policy(response.content)
     assert signed.policy.feed == cell.refs.feed_id
     assert signed.policy.version == 1
-    assert signed.policy.in_force(datetime.now(UTC)) == (cell.state is PolicyState.IN_FORCE)
+    in_force = cell.state in (FeedState.IN_FORCE, FeedState.PUBLIC)
+    assert signed.policy.in_force(datetime.now(UTC)) == in_force
 
 
 def policy_versions(cell: Cell, response: httpx.Response) -> None:
     found = _json(response)["versions"]
-    assert [v["version"] for v in found] == ([] if cell.state is PolicyState.NONE else [1])
+    assert [v["version"] for v in found] == ([] if cell.state is FeedState.NONE else [1])
     assert all(v["digest"].startswith("sha256:") for v in found)
 
 
 def published(cell: Cell, response: httpx.Response) -> None:
     body = _json(response)
     assert body["feed"] == cell.refs.feed_id
-    assert body["version"] == (1 if cell.state is PolicyState.NONE else 2)
+    assert body["version"] == (1 if cell.state is FeedState.NONE else 2)
     assert body["digest"].startswith("sha256:")
 
 
@@ -760,13 +1013,13 @@ TABLE: dict[str, Row] = {
     "GET /taxii2/{api_root}/": Row(Need.MEMBER, 200, api_root),
     "GET /taxii2/{api_root}/status/{status_id}/": Row(Need.POSTER, 200, status),
     "GET /taxii2/{api_root}/collections/": Row(Need.MEMBER, 200, collections),
-    f"GET {_C}/": Row(Need.SEE, 200, collection),
-    f"GET {_C}/manifest/": Row(Need.READ, 200, manifest),
-    f"GET {_C}/objects/": Row(Need.READ, 200, objects),
+    f"GET {_C}/": Row(Need.SEE, 200, collection, anonymous=True),
+    f"GET {_C}/manifest/": Row(Need.READ, 200, manifest, anonymous=True),
+    f"GET {_C}/objects/": Row(Need.READ, 200, objects, anonymous=True),
     f"POST {_C}/objects/": Row(Need.WRITE, 202, added, body=envelope),
-    f"GET {_C}/objects/{{object_id}}/": Row(Need.READ, 200, one_object),
+    f"GET {_C}/objects/{{object_id}}/": Row(Need.READ, 200, one_object, anonymous=True),
     f"DELETE {_C}/objects/{{object_id}}/": Row(Need.READ_WRITE, 200, deleted, own_object=True),
-    f"GET {_C}/objects/{{object_id}}/versions/": Row(Need.READ, 200, versions),
+    f"GET {_C}/objects/{{object_id}}/versions/": Row(Need.READ, 200, versions, anonymous=True),
     "GET /exchange/v1/whoami": Row(Need.MEMBER, 200, whoami),
     "GET /exchange/v1/extension-definitions": Row(Need.MEMBER, 200, extension_definitions),
     "GET /exchange/v1/members/{member_id}/keys": Row(Need.MEMBER, 200, bundles),
@@ -800,32 +1053,40 @@ class Outcome:
     mentions: str | None = None
 
 
-def expected(row: Row, role: Role, state: PolicyState) -> Outcome:
+def expected(route: Route, row: Row, role: Role, state: FeedState) -> Outcome:
     """What a cell answers; the first rule that applies decides.
 
-    0. a public route: success for everyone;
-    1. anonymous: 401 (no feed here is public);
-    2. a route for any member: success;
-    3. a status: success for its poster (the owner), else 404 as if absent;
-    4. no grant on the feed: 404 as if absent;
-    5. seeing the feed: success; a policy document while there is none: 404;
-    6. publishing its policy: success for the owner, else 403;
-    7. reading, writing, deleting: success if the effective rights (`rights`) allow,
+    0. a public route: success for every caller (it reads no credentials);
+    1. credentials that prove no one: 401, wherever the path points;
+    2. anonymous: success on a route it may read of the public feed, else 401;
+    3. a route for any member: success, but 404 for a member that does not exist;
+    4. a status: success for its poster (the owner; the hidden one is the stranger's),
+       else 404 as if absent;
+    5. a feed hidden, absent, or without a grant: 404 as if absent;
+    6. seeing the feed: success; a policy document while there is none: 404;
+    7. publishing its policy: success for the owner, else 403;
+    8. reading, writing, deleting: success if the effective rights (`rights`) allow,
        else 403, naming the policy's reason if the grant alone would have allowed.
     """
     if row.need is Need.ANYONE:
         return Outcome(row.ok)
-    if role is Role.ANONYMOUS:
+    if role in BAD_CREDENTIALS:
         return Outcome(401)
+    if role is Role.ANONYMOUS:
+        return Outcome(row.ok) if row.anonymous and state is FeedState.PUBLIC else Outcome(401)
     if row.need is Need.MEMBER:
+        if state is FeedState.ABSENT and "member_id" in route.params and not row.keys_of_caller:
+            return Outcome(404, "No key bundles are registered")
         return Outcome(row.ok)
     if row.need is Need.POSTER:
-        return Outcome(row.ok) if role is Role.OWNER else Outcome(404, "No such status")
+        if role is Role.OWNER and state.exists:
+            return Outcome(row.ok)
+        return Outcome(404, "No such status")
     standing = STANDING[role]
-    if not standing.granted:
+    if not (state.exists and standing.granted):
         return Outcome(404, "No such collection")
     if row.need is Need.SEE:
-        if row.policy_document and state is PolicyState.NONE:
+        if row.policy_document and state is FeedState.NONE:
             return Outcome(404, "no such sharing policy version")
         return Outcome(row.ok)
     if row.need is Need.OWNER:
@@ -841,16 +1102,22 @@ def expected(row: Row, role: Role, state: PolicyState) -> Outcome:
     return Outcome(403, DENIAL[state] if by_grant else None)
 
 
-def hides(route: Route, role: Role) -> bool:
-    """Whether ``role`` may not know of the feed, status or member the path names."""
-    named = route.params
-    if role is Role.ANONYMOUS:
-        return bool(named & {"collection_id", "feed", "status_id", "member_id"})
+NAMES = {"collection_id", "feed", "status_id", "member_id"}
+"""The path parameters that name something a caller may not know of."""
+
+
+def hides(route: Route, row: Row, role: Role, state: FeedState) -> bool:
+    """Whether ``role`` may not know of the feed, status or member the path names in
+    ``state`` (its answer is then the one about an absent feed, status and member)."""
+    named = route.params & NAMES
+    if not authenticates(role):
+        readable = role is Role.ANONYMOUS and row.anonymous and state is FeedState.PUBLIC
+        return bool(named) and not readable
     if named & {"collection_id", "feed"}:
-        return not STANDING[role].granted
+        return not (state.exists and STANDING[role].granted)
     if "status_id" in named:
-        return role is not Role.OWNER
-    return False
+        return not (state.exists and role is Role.OWNER)
+    return False  # every member may know every member
 
 
 # ---------------------------------------------------------------------------------------------
@@ -874,32 +1141,37 @@ def _assert_error(route: Route, response: httpx.Response, outcome: Outcome) -> N
         assert "Bearer" in response.headers["www-authenticate"]
 
 
-def _answer(response: httpx.Response) -> tuple[int, str | None, str | None, bytes]:
-    headers = response.headers
-    return (
-        response.status_code,
-        headers.get("content-type"),
-        headers.get("www-authenticate"),
-        response.content,
-    )
+def cell_refs(matrix: Matrix, row: Row, state: FeedState, success: bool) -> Refs:
+    """What the cell's request names: the state's feed, or a feed and an object of its own
+    for a success that would change them."""
+    refs = matrix.feeds[state]
+    if success and row.own_feed:
+        refs = matrix.scratch_feed(state)
+    if success and row.own_object:
+        refs = replace(refs, object_id=matrix.seed_object(refs.feed_id))
+    return refs
 
 
-@pytest.mark.parametrize("state", list(PolicyState), ids=str)
+@pytest.mark.parametrize("state", list(FeedState), ids=str)
 @pytest.mark.parametrize("role", list(Role), ids=str)
 @pytest.mark.parametrize("route", APP_ROUTES, ids=str)
-def test_cell(matrix: Matrix, route: Route, role: Role, state: PolicyState) -> None:
+def test_cell(matrix: Matrix, route: Route, role: Role, state: FeedState) -> None:
     row = TABLE.get(str(route))
     if row is None:
         pytest.fail(f"{route} has no row in TABLE: say how to call it and what it answers")
-    refs = matrix.scratch_feed(state) if row.own_feed else matrix.feeds[state]
-    if row.own_object:
-        refs = replace(refs, object_id=matrix.seed_object(refs.feed_id))
+    outcome = expected(route, row, role, state)
+    refs = cell_refs(matrix, row, state, outcome.status < 400)
     cell = Cell(matrix, route, role, state, refs)
     body = None if row.body is None else row.body(cell)
-    outcome = expected(row, role, state)
-    before = matrix.counts()
+    before = matrix.counts_before(refusal=outcome.status >= 400)
+    rows_before = matrix.rows_of(refs.feed_id) if state is FeedState.HIDDEN else None
 
-    response = matrix.send(route, fill(cell, row, refs), role, body)
+    url = fill(cell, row, refs)
+    if outcome.status >= 400:
+        status, headers, content = matrix.refusal(route, url, role, body)
+        response = httpx.Response(status, headers=headers, content=content)
+    else:
+        response = matrix.send(route, url, role, body)
 
     if outcome.status >= 400:
         _assert_error(route, response, outcome)
@@ -909,11 +1181,16 @@ def test_cell(matrix: Matrix, route: Route, role: Role, state: PolicyState) -> N
         row.check(cell, response)
         if body is not None and body.accepted is not None:
             body.accepted()
-    if hides(route, role):
-        absent = matrix.send(route, fill(cell, row, refs.absent()), role, body)
-        assert _answer(response) == _answer(absent)
-    if outcome.status >= 400:
-        assert matrix.counts() == before, "a refused request changed the hub"
+    if hides(route, row, role, state):
+        absent_url = fill(cell, row, refs.absent())
+        assert answer(response) == matrix.refusal(route, absent_url, role, body)
+    if role in BAD_CREDENTIALS and outcome.status < 400:
+        # Where credentials are not read, bad ones are as good as none.
+        assert answer(response) == answer(matrix.send(route, url, Role.ANONYMOUS, body))
+    if before is not None:
+        matrix.assert_unchanged(before)
+    if rows_before is not None:
+        assert matrix.rows_of(refs.feed_id) == rows_before, "a request changed the hidden feed"
 
 
 def test_every_route_has_a_row() -> None:
@@ -938,25 +1215,73 @@ def test_the_matrix_covers_the_app() -> None:
     assert {r.path.split("/")[1] for r in APP_ROUTES} == {"taxii2", "exchange", ".well-known"}
 
 
-def test_the_policy_states_are_what_they_claim(matrix: Matrix) -> None:
-    """In force, absent, and expired yet verifying (so "expired" is not "no valid policy")."""
+def test_the_feed_states_are_what_they_claim(matrix: Matrix) -> None:
+    """In force, none, expired yet verifying (so "expired" is not "no valid policy"), public
+    twice over; hidden: in force, naming the roles, with no grant to any caller; absent."""
     now = datetime.now(UTC)
     hub = matrix.hub
+    stranger = matrix.world.members[STRANGER].id
     with read_transaction(hub.engine) as conn:
-        for state, refs in matrix.feeds.items():
+        assert hub.feeds.find(conn, matrix.feeds[FeedState.ABSENT].feed_id) is None
+        assert hub.feeds.find(conn, matrix.feeds[FeedState.ABSENT].alias) is None
+        for state in [*EXISTING, FeedState.HIDDEN]:
+            refs = matrix.feeds[state]
             feed = hub.feeds.find(conn, refs.alias)
             assert feed is not None
+            assert feed.id == refs.feed_id
+            assert feed.public == (state is FeedState.PUBLIC)
+            assert hub.statuses.get(conn, refs.status_id, MemberId(refs.owner_id)) is not None
             signed = policy_in_force(hub, conn, feed)
-            if state is PolicyState.NONE:
+            if state is FeedState.NONE:
                 assert hub.policies.latest(conn, feed.id) is None
                 continue
             assert signed is not None, state
-            assert signed.policy.in_force(now) == (state is PolicyState.IN_FORCE)
-            assert set(signed.policy.readers) == set(matrix.listed(lambda s: s.policy_read))
-            assert set(signed.policy.writers) == set(matrix.listed(lambda s: s.policy_write))
+            in_force = state is not FeedState.EXPIRED
+            assert signed.policy.in_force(now) == in_force
+            assert signed.policy.public == (state is FeedState.PUBLIC)
+            assert set(signed.policy.readers) >= set(matrix.listed(lambda s: s.policy_read))
+            assert set(signed.policy.writers) >= set(matrix.listed(lambda s: s.policy_write))
             granted = {m: (r, w) for m, r, w in hub.feeds.grants(conn, feed.id)}
+            if state is FeedState.HIDDEN:
+                assert feed.owner_id == stranger
+                assert set(granted) <= {stranger}
+                continue
             assert granted == {
                 matrix.member(role).id: (s.grant_read, s.grant_write)
                 for role, s in STANDING.items()
                 if s.granted
             }
+
+
+def test_the_callers_are_what_they_claim(matrix: Matrix) -> None:
+    """Members prove themselves and every bad credential is refused; the revoked token was
+    issued, the disabled member's too, the token never issued was not, and the token the
+    other scheme and the wrong member carry is a valid one."""
+    assert set(Role) == {Role.ANONYMOUS} | BAD_CREDENTIALS | STANDING.keys()
+    hub = matrix.hub
+    for role in Role:
+        header = matrix.authorization.get(role)
+        if authenticates(role):
+            assert authenticate(hub, header).id == matrix.member(role).id
+        elif role is not Role.ANONYMOUS:
+            with pytest.raises(AuthenticationFailed, match="Valid credentials are required"):
+                authenticate(hub, header)
+    owner = matrix.member(Role.OWNER).id
+    assert authenticate(hub, f"Bearer {matrix.world.tokens[Role.OWNER.value]}").id == owner
+    t = tables.token
+    with read_transaction(hub.engine) as conn:
+        tokens = {
+            h: (m, revoked)
+            for h, m, revoked in conn.execute(select(t.c.hash, t.c.member_id, t.c.revoked_at))
+        }
+        disabled = hub.members.find(conn, matrix.member(Role.DISABLED).id)
+        revoked = hub.members.find(conn, matrix.member(Role.REVOKED).id)
+    assert hash_token(NEVER_ISSUED) not in tokens
+    assert disabled is not None
+    assert disabled.disabled
+    assert tokens[hash_token(matrix.world.tokens[Role.DISABLED.value])] == (disabled.id, None)
+    assert revoked is not None
+    assert not revoked.disabled
+    member, revoked_at = tokens[hash_token(matrix.world.tokens[Role.REVOKED.value])]
+    assert member == revoked.id
+    assert revoked_at is not None
