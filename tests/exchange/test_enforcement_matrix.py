@@ -659,7 +659,9 @@ def matrix(
 
     The client is entered, so that every request runs on one event loop (else each starts
     a thread and a loop of its own), and the hub's lifespan runs; its background
-    checkpoints and purges are off, so that only the cells' requests change the hub.
+    checkpoints and purges are off, so that only the cells' requests change the hub, and
+    so are the per-caller rate limits (every request comes from one address, thousands a
+    minute; ``tests/exchange/test_limits.py`` tests them).
 
     Nearly every request commits (the access log records it), and the matrix is about
     who may do what, not about durability: commits do not wait for the disk. SQLite
@@ -667,7 +669,12 @@ def matrix(
     ``synchronous=FULL`` are unchanged, only the fsync is free) and PostgreSQL's
     database has ``synchronous_commit`` off.
     """
-    values: dict[str, Any] = {"purge_interval": 0, "checkpoint_interval": 0}
+    values: dict[str, Any] = {
+        "purge_interval": 0,
+        "checkpoint_interval": 0,
+        "rate_limit": 0,
+        "max_concurrent_requests": 0,
+    }
     with contextlib.ExitStack() as stack:
         if request.param == "postgresql":
             url = request.getfixturevalue("postgres_databases")()
