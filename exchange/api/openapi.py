@@ -8,9 +8,9 @@ paged route documents come from the same `Filters` its handler parses with, so t
 document cannot promise a parameter the route ignores (TAXII 2.1 §3.4).
 
 The app's ``openapi()`` is FastAPI's passed through `without_validation_422`: FastAPI
-adds a ``422`` to every route that has parameters. The hub answers a request FastAPI fails to parse
-with a ``400`` TAXII error, which the routes declare; its only ``422`` is the one some
-routes declare for a body they cannot process (§5.5).
+adds a ``422`` to every route that has parameters, but the hub answers a request
+FastAPI fails to parse with a ``400`` TAXII error, which the routes declare; its only
+``422`` is the one some routes declare for a body they cannot process (§5.5).
 """
 
 from __future__ import annotations

@@ -192,12 +192,13 @@ def test_adding_objects_takes_a_taxii_envelope_and_declares_its_refusals() -> No
     assert media_type == TAXII_21
     assert content["schema"]["required"] == ["objects"]
     assert {403, 404, 413, 415, 422} <= set(error_statuses(operation))
-    assert set(operation["responses"]["202"]["links"]) == {
-        "GetStatus",
-        "GetObject",
-        "GetObjectVersions",
-        "DeleteObject",
-    }
+    links = operation["responses"]["202"]["links"]
+    assert set(links) == {"GetStatus", "GetObject", "GetObjectVersions", "DeleteObject"}
+    by_id = {o["operationId"]: (m, p, o) for m, p, o in OPERATIONS}
+    for link in links.values():
+        _, path, target = by_id[link["operationId"]]  # the link names a real operation
+        named = {p["name"] for p in target["parameters"] if p["in"] == "path"}
+        assert set(link["parameters"]) == named, path
 
 
 MALFORMED = {
