@@ -24,6 +24,7 @@ router = APIRouter(default_response_class=JsonResponse, tags=["logs"])
 
 LogRef = Annotated[LogName, Path(description="Which log: access or directory")]
 Count = Annotated[int, Query(ge=0, le=2**53 - 1)]
+Micros = Annotated[int | None, Query(ge=0, le=2**53 - 1, description="µs since the epoch")]
 
 
 def _b64(hashes: list[bytes]) -> list[str]:
@@ -152,8 +153,8 @@ async def log_entries(
     member_id: Annotated[str | None, Query(alias="member", max_length=64)] = None,
     feed: Annotated[str | None, Query(max_length=36)] = None,
     action: Annotated[str | None, Query(max_length=40)] = None,
-    since: Annotated[int | None, Query(ge=0, description="µs since the epoch")] = None,
-    until: Annotated[int | None, Query(ge=0, description="µs since the epoch")] = None,
+    since: Micros = None,
+    until: Micros = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> JsonResponse:
     """Entries in index order, as canonical JSON events. The directory log is every
