@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from exchange.api.audit import RequestIds
 from exchange.api.errors import install_error_handlers
 from exchange.api.limits import QueryLengthLimit
-from exchange.api.openapi import without_validation_422
+from exchange.api.openapi import with_security, without_validation_422
 from exchange.api.routes import (
     collections,
     directory,
@@ -63,8 +63,9 @@ class _HubApp(FastAPI):
     """The hub's app: its OpenAPI document declares the hub's errors, not FastAPI's."""
 
     def openapi(self) -> dict[str, Any]:
-        """The OpenAPI document (built once), without FastAPI's ``422`` validation errors."""
-        return without_validation_422(super().openapi())
+        """The OpenAPI document (built once), without FastAPI's ``422`` validation errors
+        and with the authentication each route takes."""
+        return with_security(without_validation_422(super().openapi()), self.routes)
 
 
 def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:

@@ -7,16 +7,25 @@ model, so FastAPI files it under the route's own media type: the TAXII one on
 paged route documents come from the same `Filters` its handler parses with, so the
 document cannot promise a parameter the route ignores (TAXII 2.1 §3.4).
 
-The app's ``openapi()`` is FastAPI's passed through `without_validation_422`: FastAPI
-adds a ``422`` to every route that has parameters, but the hub answers a request
-FastAPI fails to parse with a ``400`` TAXII error, which the routes declare; its only
-``422`` is the one some routes declare for a body they cannot process (§5.5).
+The app's ``openapi()`` is FastAPI's passed through two functions. `without_validation_422`:
+FastAPI adds a ``422`` to every route that has parameters, but the hub answers a
+request FastAPI fails to parse with a ``400`` TAXII error, which the routes declare;
+its only ``422`` is the one some routes declare for a body they cannot process (§5.5).
+`with_security`: the schemes a route takes (HTTP Basic or Bearer), read off the
+dependencies that authenticate its caller (`CurrentMember`, `MemberOrAnonymous`), so
+the document follows the code without the authentication dependencies changing.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, get_args
 
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import BaseRoute
+
+from exchange.api.deps import CurrentMember, MemberOrAnonymous
 from exchange.api.pagination import Filters
 from exchange.protocol.media import TAXII_21
 from exchange.protocol.taxii import TaxiiError
@@ -28,6 +37,7 @@ __all__ = [
     "errors",
     "filter_parameters",
     "json_body",
+    "with_security",
     "without_validation_422",
 ]
 
@@ -243,4 +253,45 @@ def without_validation_422(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.get("components", {}).get("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    return document
+
+
+_SCHEMES = {
+    "basic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "Username: the member id (identity--<uuid4>); password: its token.",
+    },
+    "bearer": {"type": "http", "scheme": "bearer", "description": "A member's token."},
+}
+_MEMBER: list[dict[str, list[str]]] = [{"basic": []}, {"bearer": []}]
+_MEMBER_OR_ANONYMOUS = [*_MEMBER, {}]  # {}: no credentials at all (a public feed)
+
+
+def _calls(dependant: Dependant) -> set[Any]:
+    found = {dependant.call}
+    for sub in dependant.dependencies:
+        found |= _calls(sub)
+    return found
+
+
+def with_security(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """Return ``document`` (of the app with ``routes``) declaring its security schemes and,
+    on each operation, those its route's dependencies take."""
+    member = get_args(CurrentMember)[1].dependency
+    member_or_anonymous = get_args(MemberOrAnonymous)[1].dependency
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or context.path not in document["paths"]:
+            continue
+        calls = _calls(route.dependant)
+        if member in calls:
+            security = _MEMBER
+        elif member_or_anonymous in calls:
+            security = _MEMBER_OR_ANONYMOUS
+        else:
+            continue
+        for method in context.methods or ():
+            document["paths"][context.path][method.lower()]["security"] = security
+    document.setdefault("components", {})["securitySchemes"] = _SCHEMES
     return document

@@ -2,8 +2,9 @@
 
 These hold the document's key facts even where schemathesis does not run: each
 TAXII route's resource, media type (on its success and on every error), query
-parameters, headers and error responses; the exchange API's errors as JSON; and
-no FastAPI ``422`` validation error, which the hub never sends. The filters a
+parameters, headers and error responses; the exchange API's errors as JSON; the
+authentication each route takes; and no FastAPI ``422`` validation error, which
+the hub never sends. The filters a
 route declares are the ones it parses: a malformed declared filter is a 400, an
 undeclared one is ignored (TAXII 2.1 §3.4).
 """
@@ -157,6 +158,36 @@ def test_authenticated_routes_declare_401_and_429_with_their_headers(
         return
     assert "WWW-Authenticate" in responses["401"]["headers"]
     assert "Retry-After" in responses["429"]["headers"]
+
+
+ANONYMOUS_TOO = {
+    ("GET", f"{_C}/"),
+    ("GET", f"{_C}/manifest/"),
+    ("GET", f"{_C}/objects/"),
+    ("GET", f"{_C}/objects/{{object_id}}/"),
+    ("GET", f"{_C}/objects/{{object_id}}/versions/"),
+}
+"""The routes that also answer a caller without credentials (about a public feed)."""
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=ids(OPERATIONS))
+def test_each_route_declares_the_authentication_it_takes(
+    method: str, path: str, operation: dict[str, Any]
+) -> None:
+    if path.startswith("/.well-known/"):
+        assert "security" not in operation
+        return
+    member: list[dict[str, list[str]]] = [{"basic": []}, {"bearer": []}]
+    expected = [*member, {}] if (method, path) in ANONYMOUS_TOO else member
+    assert operation["security"] == expected
+
+
+def test_the_security_schemes_are_http_basic_and_bearer() -> None:
+    schemes = DOCUMENT["components"]["securitySchemes"]
+    assert {name: (s["type"], s["scheme"]) for name, s in schemes.items()} == {
+        "basic": ("http", "basic"),
+        "bearer": ("http", "bearer"),
+    }
 
 
 def test_fastapis_validation_errors_are_not_documented() -> None:
