@@ -6,7 +6,9 @@ and a policy in force, with the real API root, feed, objects, status and member 
 the path, so requests reach the routes' handlers rather than stopping at 401 or 404.
 Every response must be no server error, carry a status the operation declares, a
 body and headers that match their declared schemas and a declared media type; on
-TAXII routes that media type is TAXII 2.1 on every status (TAXII 2.1 §3.1).
+TAXII routes that media type is TAXII 2.1 on every status (TAXII 2.1 §3.1). A
+route that declares authentication must refuse the same request without it, or
+with made-up credentials (schemathesis's ``ignored_auth`` probes).
 
 `MAX_EXAMPLES` bounds the examples per operation for CI; set ``EXCHANGE_FUZZ_EXAMPLES``
 for a deeper run. The stateful test follows the document's links (an add's status,
@@ -28,6 +30,7 @@ from schemathesis.checks import CheckContext, not_a_server_error
 from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -61,6 +64,7 @@ CHECKS = [
     response_schema_conformance,
     content_type_conformance,
     response_headers_conformance,
+    ignored_auth,
     taxii_media_type,
 ]
 
@@ -130,7 +134,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 @schema.parametrize()
 def test_every_operation(target: Target, case: Case) -> None:
     target.fill(case)
-    case.call_and_validate(app=target.world.client.app, headers=target.headers, checks=CHECKS)
+    app = case.operation.schema.app = target.world.client.app  # ignored_auth's probes: ASGI too
+    case.call_and_validate(app=app, headers=target.headers, checks=CHECKS)
 
 
 ADD = "POST /taxii2/{api_root}/collections/{collection_id}/objects/"
@@ -161,6 +166,7 @@ def test_linked_operations(target: Target, stix: StixFactory) -> None:
         ) -> None:
             case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
 
+    schema.app = target.world.client.app
     Linked.run(
         settings=settings(
             max_examples=MAX_EXAMPLES,
