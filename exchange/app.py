@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from exchange.api.audit import RequestIds
 from exchange.api.errors import install_error_handlers
 from exchange.api.limits import CallerLimits, QueryLengthLimit
+from exchange.api.openapi import with_security, without_validation_422
 from exchange.api.routes import (
     collections,
     directory,
@@ -57,6 +59,15 @@ async def _checkpoint_forever(hub: Hub, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+class _HubApp(FastAPI):
+    """The hub's app: its OpenAPI document declares the hub's errors, not FastAPI's."""
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document (built once), without FastAPI's ``422`` validation errors
+        and with the authentication each route takes."""
+        return with_security(without_validation_422(super().openapi()), self.routes)
+
+
 def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
     """Build the hub for ``settings``; ``hub`` may be given (tests), else it opens at startup."""
 
@@ -93,12 +104,13 @@ def create_app(settings: HubSettings, *, hub: Hub | None = None) -> FastAPI:
             if hub is None:
                 opened.close()
 
-    app = FastAPI(
+    app = _HubApp(
         title=settings.title,
         description="TAXII 2.1 server of the Trend Exchange hub.",
         version="0.1.0",
         lifespan=lifespan,
         redirect_slashes=False,
+        generate_unique_id_function=lambda route: route.name,  # operationId: the handler's name
     )
     if hub is not None:
         app.state.hub = hub

@@ -3,6 +3,8 @@
 Each hub error maps to a status code; the body is an ``error`` with ``title``,
 ``http_status`` and a ``description`` safe to show. Anything unexpected is a
 generic 500 whose body never echoes the exception; details go to the log.
+Whatever the failure, its media type is the one the path's routes answer with:
+plain JSON under ``/exchange/`` and ``/.well-known/``, TAXII 2.1 everywhere else.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = ["WWW_AUTHENTICATE", "error_response", "install_error_handlers"]
 log = logging.getLogger("exchange.api")
 
 WWW_AUTHENTICATE = 'Basic realm="Trend Exchange", Bearer realm="Trend Exchange"'
+
+_JSON_PREFIXES = ("/exchange/", "/.well-known/")
 
 _STATUS: list[tuple[type[errors.ExchangeError], int, str]] = [
     (errors.AuthenticationFailed, 401, "Unauthorized"),
@@ -47,16 +51,13 @@ def error_response(
     description: str,
     headers: dict[str, str] | None = None,
     *,
-    exchange_api: bool = False,
+    path: str,
 ) -> TaxiiResponse:
-    """Return a TAXII error resource with ``status`` (as plain JSON on ``/exchange/``)."""
+    """Return a TAXII error resource with ``status`` for a request to ``path`` (as plain
+    JSON on the exchange's own API)."""
     body = TaxiiError(title=title, description=description, http_status=str(status))
-    kind = JsonResponse if exchange_api else TaxiiResponse
+    kind = JsonResponse if path.startswith(_JSON_PREFIXES) else TaxiiResponse
     return kind(body.to_json_dict(), status_code=status, headers=headers)
-
-
-def _exchange_api(request: Request) -> bool:
-    return request.url.path.startswith("/exchange/")
 
 
 def _for_exchange_error(exc: errors.ExchangeError, request: Request) -> TaxiiResponse:
@@ -67,12 +68,13 @@ def _for_exchange_error(exc: errors.ExchangeError, request: Request) -> TaxiiRes
                 headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
             elif isinstance(exc, errors.TooManyRequests):
                 headers = {"Retry-After": str(exc.retry_after)}
-            return error_response(
-                status, title, exc.message, headers, exchange_api=_exchange_api(request)
-            )
+            return error_response(status, title, exc.message, headers, path=request.url.path)
     log.error("unmapped hub error %s", type(exc).__name__)
     return error_response(
-        500, "Internal Server Error", "The server could not complete the request."
+        500,
+        "Internal Server Error",
+        "The server could not complete the request.",
+        path=request.url.path,
     )
 
 
@@ -92,29 +94,34 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> TaxiiResponse:
         assert isinstance(exc, StarletteHTTPException)
+        path = request.url.path
         if exc.status_code == 404:
-            hint = "" if request.url.path.endswith("/") else " (TAXII endpoint URLs end with '/')"
-            return error_response(404, "Not Found", f"No such resource{hint}.")
+            hint = "" if path.endswith("/") else " (TAXII endpoint URLs end with '/')"
+            return error_response(404, "Not Found", f"No such resource{hint}.", path=path)
         if exc.status_code == 405:
             return error_response(
                 405,
                 "Method Not Allowed",
                 "This endpoint does not support that method.",
                 dict(exc.headers or {}),
+                path=path,
             )
-        return error_response(exc.status_code, "Error", str(exc.detail))
+        return error_response(exc.status_code, "Error", str(exc.detail), path=path)
 
     async def on_validation_error(request: Request, exc: Exception) -> TaxiiResponse:
         assert isinstance(exc, RequestValidationError)
         where = ", ".join(".".join(str(p) for p in err.get("loc", ())) for err in exc.errors()[:3])
         description = f"Invalid request ({where or 'input'})."
         await run_in_threadpool(log_refusal, request, 400, description)
-        return error_response(400, "Bad Request", description)
+        return error_response(400, "Bad Request", description, path=request.url.path)
 
-    async def on_unexpected(_request: Request, exc: Exception) -> TaxiiResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> TaxiiResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(
-            500, "Internal Server Error", "The server could not complete the request."
+            500,
+            "Internal Server Error",
+            "The server could not complete the request.",
+            path=request.url.path,
         )
 
     app.add_exception_handler(errors.ExchangeError, on_exchange_error)

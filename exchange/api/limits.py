@@ -27,7 +27,10 @@ class QueryLengthLimit:
         """Refuse over-long query strings; pass everything else on."""
         if scope["type"] == "http" and len(scope.get("query_string", b"")) > self.limit:
             response = error_response(
-                400, "Bad Request", f"The query string is longer than {self.limit} octets."
+                400,
+                "Bad Request",
+                f"The query string is longer than {self.limit} octets.",
+                path=scope["path"],
             )
             await response(scope, receive, send)
             return

@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
 
 from exchange.protocol.media import TAXII_21
 
 __all__ = ["JsonResponse", "TaxiiResponse"]
 
 
-class TaxiiResponse(Response):
-    """A JSON response with ``Content-Type: application/taxii+json;version=2.1``."""
+class TaxiiResponse(JSONResponse):
+    """A JSON response with ``Content-Type: application/taxii+json;version=2.1``.
+
+    A `JSONResponse`, so that FastAPI documents a route's ``response_model`` as its body.
+    """
 
     media_type = TAXII_21
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Request
 from exchange.api.audit import log_access
 from exchange.api.deps import ApiRootDep, CurrentMember, HubDep, MemberOrAnonymous
 from exchange.api.negotiation import AcceptsTaxii
+from exchange.api.openapi import AUTHENTICATED, errors
 from exchange.api.responses import TaxiiResponse
 from exchange.db.records import FeedAccess
 from exchange.protocol.media import STIX_21
@@ -36,6 +37,7 @@ def collection_body(access: FeedAccess) -> dict[str, object]:
     "/taxii2/{api_root}/collections/",
     response_model=Collections,
     summary="Get Collections (§5.1)",
+    responses=errors(*AUTHENTICATED, 404, 406),
 )
 def get_collections(
     member: CurrentMember, _accept: AcceptsTaxii, _root: ApiRootDep, hub: HubDep, request: Request
@@ -51,6 +53,7 @@ def get_collections(
     "/taxii2/{api_root}/collections/{collection_id}/",
     response_model=Collection,
     summary="Get a Collection (§5.2)",
+    responses=errors(*AUTHENTICATED, 404, 406),
 )
 def get_collection_resource(
     member: MemberOrAnonymous,

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from exchange.api.audit import log_access, request_id
 from exchange.api.body import read_body
 from exchange.api.deps import CurrentMember, HubDep
+from exchange.api.openapi import AUTHENTICATED, errors, json_body
 from exchange.api.responses import JsonResponse
 from exchange.db.logs import LogName
 from exchange.errors import PermissionDenied
@@ -21,21 +22,29 @@ router = APIRouter(default_response_class=JsonResponse, tags=["key directory"])
 MemberRef = Annotated[str, Path(description="A member id (identity--<uuid4>)")]
 
 
-@router.get("/exchange/v1/whoami", summary="The authenticated member")
+@router.get(
+    "/exchange/v1/whoami", summary="The authenticated member", responses=errors(*AUTHENTICATED)
+)
 def whoami(member: CurrentMember) -> JsonResponse:
     """Return the caller's member id, name and kind."""
     return JsonResponse({"id": member.id, "name": member.name, "kind": member.kind.value})
 
 
 @router.get(
-    "/exchange/v1/extension-definitions", summary="The STIX extension-definitions the hub uses"
+    "/exchange/v1/extension-definitions",
+    summary="The STIX extension-definitions the hub uses",
+    responses=errors(*AUTHENTICATED),
 )
 def extension_definitions(member: CurrentMember) -> JsonResponse:
     """The extension-definition of the ``sealed-report`` type, so STIX tools recognise it."""
     return JsonResponse({"extension_definitions": [EXTENSION_DEFINITION]})
 
 
-@router.get("/exchange/v1/members/{member_id}/keys", summary="A member's key bundles")
+@router.get(
+    "/exchange/v1/members/{member_id}/keys",
+    summary="A member's key bundles",
+    responses=errors(*AUTHENTICATED, 404),
+)
 def get_key_bundles(
     member: CurrentMember, hub: HubDep, member_id: MemberRef, request: Request
 ) -> JsonResponse:
@@ -53,6 +62,10 @@ def get_key_bundles(
     "/exchange/v1/members/{member_id}/keys",
     status_code=201,
     summary="Register a key bundle",
+    responses=errors(*AUTHENTICATED, 403, 409, 413, 422),
+    openapi_extra=json_body(
+        "A self-signed key bundle: {bundle, signatures[, endorsements]}.", {"type": "object"}
+    ),
 )
 async def post_key_bundle(
     member: CurrentMember, hub: HubDep, member_id: MemberRef, request: Request

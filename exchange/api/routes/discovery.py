@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from exchange.api.deps import ApiRootDep, CurrentMember, HubDep
 from exchange.api.negotiation import AcceptsTaxii
+from exchange.api.openapi import AUTHENTICATED, errors
 from exchange.api.responses import TaxiiResponse
 from exchange.protocol.media import TAXII_21
 from exchange.protocol.taxii import ApiRoot, Discovery
@@ -11,7 +12,12 @@ from exchange.protocol.taxii import ApiRoot, Discovery
 router = APIRouter(default_response_class=TaxiiResponse)
 
 
-@router.get("/taxii2/", response_model=Discovery, summary="Server Discovery (§4.1)")
+@router.get(
+    "/taxii2/",
+    response_model=Discovery,
+    summary="Server Discovery (§4.1)",
+    responses=errors(*AUTHENTICATED, 406),
+)
 def get_discovery(member: CurrentMember, _accept: AcceptsTaxii, hub: HubDep) -> TaxiiResponse:
     """TAXII 2.1 §4.1: the server's title and its API roots; ``default`` is among them."""
     root = f"/taxii2/{hub.settings.api_root}/"
@@ -26,7 +32,10 @@ def get_discovery(member: CurrentMember, _accept: AcceptsTaxii, hub: HubDep) -> 
 
 
 @router.get(
-    "/taxii2/{api_root}/", response_model=ApiRoot, summary="Get API Root Information (§4.2)"
+    "/taxii2/{api_root}/",
+    response_model=ApiRoot,
+    summary="Get API Root Information (§4.2)",
+    responses=errors(*AUTHENTICATED, 404, 406),
 )
 def get_api_root(
     member: CurrentMember, _accept: AcceptsTaxii, _root: ApiRootDep, hub: HubDep

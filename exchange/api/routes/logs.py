@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from exchange.api.audit import log_access
 from exchange.api.body import read_body
 from exchange.api.deps import CurrentMember, HubDep
+from exchange.api.openapi import AUTHENTICATED, errors, json_body
 from exchange.api.responses import JsonResponse
 from exchange.db.logs import LogEntry, LogName
 from exchange.errors import InvalidDocument
@@ -23,6 +24,7 @@ router = APIRouter(default_response_class=JsonResponse, tags=["logs"])
 
 LogRef = Annotated[LogName, Path(description="Which log: access or directory")]
 Count = Annotated[int, Query(ge=0, le=2**53 - 1)]
+Micros = Annotated[int | None, Query(ge=0, le=2**53 - 1, description="µs since the epoch")]
 
 
 def _b64(hashes: list[bytes]) -> list[str]:
@@ -32,6 +34,7 @@ def _b64(hashes: list[bytes]) -> list[str]:
 @router.get(
     "/.well-known/trend-exchange/log-key",
     summary="The hub's log key (public half)",
+    responses=errors(400),
 )
 def log_key(hub: HubDep) -> JsonResponse:
     """The Ed25519 and ML-DSA-44 public keys that sign the logs' checkpoints, their
@@ -44,6 +47,7 @@ def log_key(hub: HubDep) -> JsonResponse:
     "/exchange/v1/logs/{log}/checkpoint",
     response_class=PlainTextResponse,
     summary="A log's newest signed checkpoint (C2SP signed note)",
+    responses=errors(*AUTHENTICATED, 404, media_type="application/json"),
 )
 async def checkpoint(
     member: CurrentMember,
@@ -59,7 +63,11 @@ async def checkpoint(
     return PlainTextResponse(found.note, media_type="text/plain; charset=utf-8")
 
 
-@router.get("/exchange/v1/logs/{log}/proofs/inclusion", summary="An inclusion proof")
+@router.get(
+    "/exchange/v1/logs/{log}/proofs/inclusion",
+    summary="An inclusion proof",
+    responses=errors(*AUTHENTICATED),
+)
 async def inclusion_proof(
     member: CurrentMember, hub: HubDep, log: LogRef, index: Count, size: Count, request: Request
 ) -> JsonResponse:
@@ -70,7 +78,11 @@ async def inclusion_proof(
     return JsonResponse({"log": log.value, "index": index, "size": size, "hashes": _b64(hashes)})
 
 
-@router.get("/exchange/v1/logs/{log}/proofs/consistency", summary="A consistency proof")
+@router.get(
+    "/exchange/v1/logs/{log}/proofs/consistency",
+    summary="A consistency proof",
+    responses=errors(*AUTHENTICATED),
+)
 async def consistency_proof(
     member: CurrentMember, hub: HubDep, log: LogRef, old: Count, new: Count, request: Request
 ) -> JsonResponse:
@@ -93,6 +105,8 @@ class LeafQuery(BaseModel):
 @router.post(
     "/exchange/v1/logs/{log}/proofs/leaves",
     summary="Where leaves are, with their inclusion proofs (a batch)",
+    responses=errors(*AUTHENTICATED, 413, 422),
+    openapi_extra=json_body("Which leaves, in which tree.", LeafQuery.model_json_schema()),
 )
 async def leaf_proofs(
     member: CurrentMember, hub: HubDep, log: LogRef, request: Request
@@ -126,7 +140,9 @@ def _entry(entry: LogEntry) -> dict[str, Any]:
     return {"index": entry.index, "event": orjson.loads(entry.data)}
 
 
-@router.get("/exchange/v1/logs/{log}/entries", summary="A log's entries")
+@router.get(
+    "/exchange/v1/logs/{log}/entries", summary="A log's entries", responses=errors(*AUTHENTICATED)
+)
 async def log_entries(
     member: CurrentMember,
     hub: HubDep,
@@ -137,8 +153,8 @@ async def log_entries(
     member_id: Annotated[str | None, Query(alias="member", max_length=64)] = None,
     feed: Annotated[str | None, Query(max_length=36)] = None,
     action: Annotated[str | None, Query(max_length=40)] = None,
-    since: Annotated[int | None, Query(ge=0, description="µs since the epoch")] = None,
-    until: Annotated[int | None, Query(ge=0, description="µs since the epoch")] = None,
+    since: Micros = None,
+    until: Micros = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> JsonResponse:
     """Entries in index order, as canonical JSON events. The directory log is every

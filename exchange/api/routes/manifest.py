@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 
 from exchange.api.deps import ApiRootDep, HubDep, MemberOrAnonymous
 from exchange.api.negotiation import AcceptsManifest
+from exchange.api.openapi import AUTHENTICATED, DATE_ADDED_HEADERS, errors, filter_parameters
 from exchange.api.pagination import Filters
 from exchange.api.responses import TaxiiResponse
 from exchange.api.routes._paging import serve_page
@@ -13,11 +14,15 @@ from exchange.protocol.taxii import Manifest
 
 router = APIRouter(default_response_class=TaxiiResponse)
 
+_TAKES = Filters.ID | Filters.TYPE | Filters.VERSION | Filters.SPEC_VERSION | Filters.PAGING
+
 
 @router.get(
     "/taxii2/{api_root}/collections/{collection_id}/manifest/",
     response_model=Manifest,
     summary="Get Object Manifests (§5.3)",
+    responses={200: {"headers": DATE_ADDED_HEADERS}, **errors(*AUTHENTICATED, 403, 404, 406)},
+    openapi_extra=filter_parameters(_TAKES),
 )
 def get_manifest(
     member: MemberOrAnonymous,
@@ -37,5 +42,5 @@ def get_manifest(
         request,
         collection_id,
         kind=PageKind.MANIFEST,
-        takes=Filters.ID | Filters.TYPE | Filters.VERSION | Filters.SPEC_VERSION | Filters.PAGING,
+        takes=_TAKES,
     )

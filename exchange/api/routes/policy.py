@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from exchange.api.audit import log_access, request_id
 from exchange.api.body import read_body
 from exchange.api.deps import CurrentMember, HubDep
+from exchange.api.openapi import AUTHENTICATED, errors, json_body
 from exchange.api.responses import JsonResponse
 from exchange.db.logs import LogName
 from exchange.services.logs import issue_checkpoints
@@ -21,7 +22,9 @@ FeedRef = Annotated[str, Path(description="A feed (collection) id or alias")]
 _POLICY = "/exchange/v1/feeds/{feed}/policy"
 
 
-@router.get(_POLICY, summary="The feed's newest policy version")
+@router.get(
+    _POLICY, summary="The feed's newest policy version", responses=errors(*AUTHENTICATED, 404)
+)
 def get_policy(member: CurrentMember, hub: HubDep, feed: FeedRef, request: Request) -> JsonResponse:
     """The newest signed policy version, exactly as its owner signed it."""
     stored = policy_version(hub, member, feed, None, now=datetime.now(UTC))
@@ -29,7 +32,11 @@ def get_policy(member: CurrentMember, hub: HubDep, feed: FeedRef, request: Reque
     return JsonResponse(orjson.loads(stored.document))
 
 
-@router.get(_POLICY + "/versions", summary="Every version of the feed's policy")
+@router.get(
+    _POLICY + "/versions",
+    summary="Every version of the feed's policy",
+    responses=errors(*AUTHENTICATED, 404),
+)
 def get_policy_versions(
     member: CurrentMember, hub: HubDep, feed: FeedRef, request: Request
 ) -> JsonResponse:
@@ -39,7 +46,11 @@ def get_policy_versions(
     return JsonResponse({"versions": [{"version": v.number, "digest": v.digest} for v in found]})
 
 
-@router.get(_POLICY + "/versions/{version}", summary="One version of the feed's policy")
+@router.get(
+    _POLICY + "/versions/{version}",
+    summary="One version of the feed's policy",
+    responses=errors(*AUTHENTICATED, 404),
+)
 def get_policy_version(
     member: CurrentMember,
     hub: HubDep,
@@ -53,7 +64,13 @@ def get_policy_version(
     return JsonResponse(orjson.loads(stored.document))
 
 
-@router.post(_POLICY, status_code=201, summary="Publish the next policy version")
+@router.post(
+    _POLICY,
+    status_code=201,
+    summary="Publish the next policy version",
+    responses=errors(*AUTHENTICATED, 403, 404, 409, 413, 422),
+    openapi_extra=json_body("An owner-signed policy: {policy, signatures}.", {"type": "object"}),
+)
 async def post_policy(
     member: CurrentMember, hub: HubDep, feed: FeedRef, request: Request
 ) -> JsonResponse:

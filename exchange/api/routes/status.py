@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Request
 from exchange.api.audit import log_access
 from exchange.api.deps import ApiRootDep, CurrentMember, HubDep
 from exchange.api.negotiation import AcceptsTaxii
+from exchange.api.openapi import AUTHENTICATED, errors
 from exchange.api.responses import TaxiiResponse
 from exchange.db.statuses import StatusRecord
 from exchange.protocol.taxii import Status
@@ -41,6 +42,7 @@ def status_body(record: StatusRecord) -> dict[str, object]:
     "/taxii2/{api_root}/status/{status_id}/",
     response_model=Status,
     summary="Get Status (§4.3)",
+    responses=errors(*AUTHENTICATED, 404, 406),
 )
 def get_status_resource(
     member: CurrentMember,
