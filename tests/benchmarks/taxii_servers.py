@@ -89,12 +89,6 @@ GREEN = TLP_MARKINGS[TlpLevel.GREEN]
 JsonObject = dict[str, Any]
 
 
-def _serve(home: HubHome, workers: int = 1) -> ServerProcess:
-    """Serve ``home`` with the per-member limits lifted: the benchmark's clients are one
-    member, measuring the server's throughput, not its throttle."""
-    return home.serve(workers=workers, rate_limit="0", max_concurrent_requests="0")
-
-
 @dataclass
 class Config:
     """What one run measures; the defaults are the full run, `smoke` a tiny one."""
@@ -834,7 +828,7 @@ def _run_backend(backend: str, config: Config, workdir: Path, data: JsonObject) 
     ):
         ours = _ours(backend, workdir, hub_url)
         try:
-            ours.server = _serve(ours.home)
+            ours.server = ours.home.serve()  # unthrottled: one member measures throughput
             target = ours.target()
             hub = ours.home.local_hub()
             objects = data["objects"]
@@ -884,7 +878,7 @@ def _run_backend(backend: str, config: Config, workdir: Path, data: JsonObject) 
             main_stamps = [format_timestamp(a) for a in _stamps(hub, ours.home.feeds["main"])[1]]
             out["concurrency"] = []
             for workers in (1, 2):
-                server = ours.server if workers == 1 else _serve(ours.home, workers=2)
+                server = ours.server if workers == 1 else ours.home.serve(workers=2)
                 served = dataclasses.replace(target, api_root=server.api_root_url)
                 for clients in config.clients:
                     _say(f"{backend}: {clients} clients on {workers} process(es)")

@@ -380,9 +380,13 @@ class HubHome:
         """Start ``exchange serve`` on a free loopback port and wait until it answers.
 
         ``workers`` is its number of processes; ``settings`` become
-        ``EXCHANGE_<NAME>`` variables of that process only.
+        ``EXCHANGE_<NAME>`` variables of that process only. The per-member rate and
+        requests in flight are unlimited unless ``settings`` say otherwise: live tests
+        page and post as fast as loopback allows (taxii2-client, say, does not wait
+        out a 429), and `tests/exchange/test_limits.py` tests the limits.
         A start that loses its port to another process is retried on a new one.
         """
+        settings = {"rate_limit": "0", "max_concurrent_requests": "0", **settings}
         for _attempt in range(3):
             server = self._spawn(settings, workers)
             try:

@@ -70,10 +70,7 @@ def cluster(hub_home: HubHome) -> Cluster:
     hub_home.grant("reader", "reports", read=True)
     hub_home.grant("reader", "busy", read=True)
     hub_home.grant("reader", "growing", read=True)
-    # Each member's rate and requests in flight unlimited: 16 threads of one member is
-    # the load under test here, which the limits would (rightly) turn away.
-    unthrottled = {"rate_limit": "0", "max_concurrent_requests": "0"}
-    servers = (hub_home.serve(workers=1, **unthrottled), hub_home.serve(workers=1, **unthrottled))
+    servers = (hub_home.serve(), hub_home.serve())  # unthrottled: 16 threads of one member
     assert servers[0].port != servers[1].port
 
     # Publish in five envelopes, alternating between the processes.
