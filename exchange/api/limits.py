@@ -91,7 +91,8 @@ class CallerLimits:
 
     def charge(self, key: str) -> None:
         """Count a request of ``key`` against its rate alone (it is over at once)."""
-        self._take(self._caller(key))
+        if self.rate:
+            self._take(self._caller(key))
 
     def release(self, key: str) -> None:
         """Count an admitted request of ``key`` out."""

@@ -480,15 +480,7 @@ class Matrix:
             admin.set_public(hub, alias, state is FeedState.PUBLIC)
         elif state is FeedState.EXPIRED:
             self.store_expired_policy(feed.id)
-        object_id = self.seed_object(feed.id)
-        return Refs(
-            feed_id=feed.id,
-            alias=alias,
-            object_id=object_id,
-            status_id=self.seed_status(feed.id, object_id, owner.id),
-            owner_id=owner.id,
-            envelope=orjson.dumps({"objects": [self.stix.indicator()]}),
-        )
+        return self.seeded(feed.id, alias, owner.id)
 
     def make_hidden_feed(self) -> Refs:
         """The stranger's feed: an object, the stranger's status, a policy in force naming
@@ -498,13 +490,17 @@ class Matrix:
         feed = admin.add_feed(hub, HIDDEN_ALIAS, "Hidden from every caller", owner=STRANGER)
         body = self.next_policy(feed.id, owner=STRANGER)
         publish_policy(hub, stranger, HIDDEN_ALIAS, body, now=datetime.now(UTC))
-        object_id = self.seed_object(feed.id)
+        return self.seeded(feed.id, HIDDEN_ALIAS, stranger.id)
+
+    def seeded(self, feed_id: str, alias: str, owner_id: str) -> Refs:
+        """Seed ``feed_id`` with an object and its owner's status; return its `Refs`."""
+        object_id = self.seed_object(feed_id)
         return Refs(
-            feed_id=feed.id,
-            alias=HIDDEN_ALIAS,
+            feed_id=feed_id,
+            alias=alias,
             object_id=object_id,
-            status_id=self.seed_status(feed.id, object_id, stranger.id),
-            owner_id=stranger.id,
+            status_id=self.seed_status(feed_id, object_id, owner_id),
+            owner_id=owner_id,
             envelope=orjson.dumps({"objects": [self.stix.indicator()]}),
         )
 

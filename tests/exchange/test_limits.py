@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from exchange.api.limits import CallerLimits
@@ -219,6 +220,19 @@ def test_requests_in_flight_at_the_limit_pass_and_one_more_is_429(
 
 
 # --- the limiter on its own ---------------------------------------------------------------
+
+
+def test_recipients_are_bounded_by_what_an_envelope_may_name() -> None:
+    assert HubSettings(max_recipients_per_envelope=10_000).max_recipients_per_envelope == 10_000
+    with pytest.raises(ValidationError):
+        HubSettings(max_recipients_per_envelope=10_001)
+
+
+def test_without_a_rate_a_failed_attempt_leaves_nothing_behind() -> None:
+    limits = CallerLimits(rate=0, burst=1, concurrent=4, clock=FakeClock())
+    for _ in range(3):
+        limits.charge("address 192.0.2.1")
+    assert limits._callers == {}
 
 
 def test_a_refused_request_does_not_count_in_flight() -> None:
